@@ -1,0 +1,144 @@
+"""Sampling audio and visual codes from the trained DiT: noise -> ODE -> guided velocity -> reference pasted back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from omnitalker.flow.guidance import (
+    CFG_MODES,
+    FULL_BRANCHES,
+    TWO_PASS_BRANCHES,
+    GuidanceWeights,
+    combine_guidance,
+)
+from omnitalker.flow.masking import lengths_to_mask
+from omnitalker.flow.ode import State, integrate
+from omnitalker.flow.timesteps import time_grid
+from omnitalker.models.dit import OmniTalkerDiT
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    steps: int = 16
+    method: str = "euler"
+    grid: str = "sway"
+    sway_coef: float = -1.0
+    cfg_mode: str = "full"  # "full" (4 branches), "two_pass" (∅ and all), "none"
+    guidance: GuidanceWeights = field(default_factory=GuidanceWeights)
+    two_pass_strength: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.cfg_mode not in CFG_MODES:
+            raise ValueError(f"unknown cfg_mode {self.cfg_mode!r}; choose one of {CFG_MODES}")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "SamplerConfig":
+        values = dict(values)
+        if "guidance" in values and not isinstance(values["guidance"], GuidanceWeights):
+            values["guidance"] = GuidanceWeights(**values["guidance"])
+        return cls(**values)
+
+
+def per_sample_noise(
+    lengths: torch.Tensor, n: int, dim: int, seeds: list[int], device: torch.device
+) -> torch.Tensor:
+    """(b, n, dim) Gaussian noise where each sample depends only on its own seed and length (not the batch)."""
+    out = torch.zeros(len(seeds), n, dim, device=device)
+    for i, (seed, length) in enumerate(zip(seeds, lengths.tolist())):
+        gen = torch.Generator(device="cpu").manual_seed(int(seed))
+        out[i, :length] = torch.randn(length, dim, generator=gen).to(device)
+    return out
+
+
+class FlowSampler:
+    """Generates the masked part of (mel, visual code) sequences given the visible reference and the text."""
+
+    def __init__(self, model: OmniTalkerDiT, cfg: SamplerConfig = SamplerConfig()) -> None:
+        self.model = model
+        self.cfg = cfg
+
+    def guided_velocity(
+        self,
+        state: State,
+        t: torch.Tensor,
+        context_audio: torch.Tensor,
+        context_visual: torch.Tensor,
+        text_emb: torch.Tensor,
+        mask: torch.Tensor | None,
+    ) -> State:
+        """One guided velocity evaluation; all guidance branches run as one batched forward pass."""
+        cfg = self.cfg
+        x_audio, x_visual = state
+        b = x_audio.shape[0]
+        branches = {"full": FULL_BRANCHES, "two_pass": TWO_PASS_BRANCHES, "none": ((False, False, False),)}[
+            cfg.cfg_mode
+        ]
+        k = len(branches)
+        flags = torch.tensor(branches, device=x_audio.device).repeat_interleave(b, dim=0)  # (k*b, 3)
+        rep = lambda x: x.repeat(k, *([1] * (x.dim() - 1))) if x is not None else None  # noqa: E731
+        v_audio, v_visual = self.model(
+            rep(x_audio),
+            rep(context_audio),
+            rep(x_visual),
+            rep(context_visual),
+            t.expand(k * b),
+            text_emb=rep(text_emb),
+            mask=rep(mask),
+            drop_text=flags[:, 0],
+            drop_audio=flags[:, 1],
+            drop_visual=flags[:, 2],
+        )  # (k*b, n, 100), (k*b, n, 61)
+        va, vv = v_audio.chunk(k), v_visual.chunk(k)
+        if cfg.cfg_mode == "full":
+            w = cfg.guidance
+            return combine_guidance(*va, w), combine_guidance(*vv, w)
+        if cfg.cfg_mode == "two_pass":
+            s = cfg.two_pass_strength
+            return va[0] + s * (va[1] - va[0]), vv[0] + s * (vv[1] - vv[0])
+        return va[0], vv[0]
+
+    @torch.no_grad()
+    def sample(
+        self,
+        context_audio: torch.Tensor,
+        context_visual: torch.Tensor,
+        reference_lengths: torch.Tensor,
+        total_lengths: torch.Tensor,
+        text: torch.Tensor,
+        seeds: list[int] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (mel (b, n, 100), codes (b, n, 61)) for the whole sequence, reference frames pasted back.
+
+        ``context_*`` hold the reference in frames [0, reference_lengths) (anything after is ignored);
+        ``total_lengths`` = reference + generated frames per sample; ``text`` = reference transcript followed by the
+        text to speak, as ids padded with -1. Padding frames of the output are zero.
+        """
+        cfg = self.cfg
+        b, n, _ = context_audio.shape
+        device = context_audio.device
+        if bool((reference_lengths >= total_lengths).any()) or bool((reference_lengths < 0).any()):
+            raise ValueError("each sample must generate at least one frame: need 0 <= reference_length < total_length")
+        if int(total_lengths.max()) > n:
+            raise ValueError(f"total length {int(total_lengths.max())} exceeds the context length {n}")
+        valid = lengths_to_mask(total_lengths, n)  # (b, n)
+        reference = lengths_to_mask(reference_lengths, n)  # (b, n)
+        context_audio = context_audio.masked_fill(~reference[..., None], 0.0)  # (b, n, 100)
+        context_visual = context_visual.masked_fill(~reference[..., None], 0.0)  # (b, n, 61)
+        seeds = list(range(b)) if seeds is None else seeds
+        x0 = (
+            per_sample_noise(total_lengths, n, context_audio.shape[-1], seeds, device),  # (b, n, 100)
+            per_sample_noise(total_lengths, n, context_visual.shape[-1], [s + 7919 for s in seeds], device),
+        )
+        mask = None if bool(valid.all()) else valid
+        text_emb = self.model.encode_text(text, n, mask=mask)  # (b, n, text_dim), once per call, not per step
+
+        def velocity(state: State, t: torch.Tensor) -> State:
+            return self.guided_velocity(state, t, context_audio, context_visual, text_emb, mask)
+
+        grid = time_grid(cfg.steps, cfg.grid, cfg.sway_coef, device)
+        audio, visual = integrate(velocity, x0, grid, cfg.method)
+        audio = torch.where(reference[..., None], context_audio, audio).masked_fill(~valid[..., None], 0.0)
+        visual = torch.where(reference[..., None], context_visual, visual).masked_fill(~valid[..., None], 0.0)
+        return audio, visual

@@ -1,0 +1,128 @@
+"""Vocoder: our mel equals Vocos's, the mel-24khz architecture decodes to frames x 256, local loading round-trips."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import yaml
+from vocos.feature_extractors import MelSpectrogramFeatures
+
+from omnitalker.audio.mel import log_mel
+from omnitalker.constants import HOP_LENGTH, LOG_MEL_FLOOR, N_MELS, SAMPLE_RATE
+from omnitalker.vocoder import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    GriffinLimVocoder,
+    MelShapeError,
+    VocoderConfigError,
+    VocoderWeightsNotFoundError,
+    VocosArchitecture,
+    VocosVocoder,
+    build_vocos,
+    load_vocoder,
+    save_vocos,
+)
+
+TINY = VocosArchitecture(dim=32, intermediate_dim=64, num_layers=2)
+
+
+def _speechlike(seconds: float = 0.5, batch: int = 2) -> torch.Tensor:
+    t = torch.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE  # (samples,)
+    f0 = torch.tensor([140.0, 220.0])[:batch, None]  # (B, 1)
+    wav = sum(0.3 / k * torch.sin(2 * math.pi * k * f0 * t) for k in range(1, 6))  # (B, samples)
+    return wav * (0.5 + 0.5 * torch.sin(2 * math.pi * 3 * t))  # syllable-rate envelope
+
+
+def test_project_mel_matches_vocos_feature_extractor():
+    wav = _speechlike()
+    wav[1, 4000:6000] = 0.0  # a silent stretch exercises the log floor
+    ours = log_mel(wav)  # (B, frames, 100)
+    theirs = MelSpectrogramFeatures(sample_rate=SAMPLE_RATE, n_fft=1024, hop_length=HOP_LENGTH, n_mels=N_MELS)(wav)
+    theirs = theirs.transpose(1, 2)  # (B, frames, 100)
+    assert ours.shape == theirs.shape
+    # Vocos clips at 1e-7 before the log, we at 1e-5: identical wherever the magnitude is above our floor.
+    floor = math.log(LOG_MEL_FLOOR)
+    above = theirs > floor + 1e-4
+    assert above.float().mean() > 0.5
+    torch.testing.assert_close(ours[above], theirs[above], atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(ours, theirs.clamp(min=floor), atol=1e-4, rtol=1e-5)
+
+
+def test_public_architecture_shapes_and_length():
+    model = build_vocos()  # the public mel-24khz sizes, random weights
+    params = sum(p.numel() for p in model.parameters())
+    assert abs(params / 1e6 - 13.53) < 0.01
+    vocoder = VocosVocoder(model)
+    mel = log_mel(_speechlike(0.3))  # (2, frames, 100)
+    wav = vocoder.decode(mel)
+    assert wav.shape == (2, mel.shape[1] * HOP_LENGTH)
+    assert torch.isfinite(wav).all() and wav.abs().max() > 0
+    # batched decode equals per-item decode
+    torch.testing.assert_close(wav[1:], vocoder.decode(mel[1:]), atol=1e-5, rtol=1e-4)
+
+
+def test_save_and_load_public_layout(tmp_path):
+    torch.manual_seed(0)
+    model = build_vocos(TINY)
+    save_vocos(model, tmp_path, TINY)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([CONFIG_FILE, WEIGHTS_FILE])
+    config = yaml.safe_load((tmp_path / CONFIG_FILE).read_text())
+    assert config["head"]["init_args"]["padding"] == "same"
+    assert config["feature_extractor"]["init_args"]["padding"] == "center"
+    loaded = load_vocoder("vocos", tmp_path)
+    mel = torch.randn(3, 17, N_MELS) - 4
+    expected = VocosVocoder(model).decode(mel)
+    assert torch.equal(loaded.decode(mel), expected)
+    assert expected.shape == (3, 17 * HOP_LENGTH)
+
+
+def test_missing_files_name_the_file(tmp_path):
+    with pytest.raises(VocoderWeightsNotFoundError, match="does not exist"):
+        load_vocoder("vocos", tmp_path / "nowhere")
+    save_vocos(build_vocos(TINY), tmp_path, TINY)
+    (tmp_path / WEIGHTS_FILE).unlink()
+    with pytest.raises(VocoderWeightsNotFoundError, match=WEIGHTS_FILE):
+        load_vocoder("vocos", tmp_path)
+    with pytest.raises(VocoderWeightsNotFoundError, match="griffin_lim"):
+        load_vocoder("vocos", None)
+    with pytest.raises(VocoderConfigError, match="unknown vocoder kind"):
+        load_vocoder("hifigan", tmp_path)  # type: ignore[arg-type]
+
+
+def test_incompatible_config_and_weights_are_refused(tmp_path):
+    save_vocos(build_vocos(TINY), tmp_path, TINY)
+    config = yaml.safe_load((tmp_path / CONFIG_FILE).read_text())
+    config["feature_extractor"]["init_args"]["hop_length"] = 300
+    (tmp_path / CONFIG_FILE).write_text(yaml.safe_dump(config))
+    with pytest.raises(VocoderConfigError, match="hop_length"):
+        load_vocoder("vocos", tmp_path)
+    config["feature_extractor"]["init_args"]["hop_length"] = HOP_LENGTH
+    config["backbone"]["init_args"]["dim"] = 48  # weights no longer match
+    config["head"]["init_args"]["dim"] = 48
+    (tmp_path / CONFIG_FILE).write_text(yaml.safe_dump(config))
+    with pytest.raises(VocoderConfigError, match="do not match"):
+        load_vocoder("vocos", tmp_path)
+
+
+def test_bad_mel_shapes():
+    vocoder = VocosVocoder(build_vocos(TINY))
+    with pytest.raises(MelShapeError, match="100"):
+        vocoder.decode(torch.zeros(1, 10, 80))
+    with pytest.raises(MelShapeError, match="empty"):
+        vocoder.decode(torch.zeros(1, 0, N_MELS))
+    with pytest.raises(MelShapeError, match="NaN"):
+        vocoder.decode(torch.full((1, 4, N_MELS), float("nan")))
+
+
+def test_griffin_lim_recovers_the_mel():
+    wav = _speechlike(0.5, batch=1)
+    mel = log_mel(wav)  # (1, frames, 100)
+    out = GriffinLimVocoder(n_iter=32).decode(mel)
+    assert out.shape == (1, mel.shape[1] * HOP_LENGTH)
+    # Re-analysing the Griffin-Lim audio gives back (roughly) the same mel: the fallback really decodes.
+    remel = log_mel(out)[:, : mel.shape[1]]
+    loud = mel > mel.max() - 6
+    assert (remel[loud] - mel[loud]).abs().mean() < 0.5
+    assert (log_mel(torch.zeros_like(out))[:, : mel.shape[1]][loud] - mel[loud]).abs().mean() > 3
