@@ -54,6 +54,14 @@ def synthetic_clip(model: FaceModel, frames: int = 40, seed: int = 0, pixel_nois
     return track, codes.numpy(), identity.numpy()
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny problems: thread start-up costs more than it saves on 2 shared cores
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def model() -> FaceModel:
     return FaceModel.default()

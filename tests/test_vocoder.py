@@ -126,3 +126,59 @@ def test_griffin_lim_recovers_the_mel():
     loud = mel > mel.max() - 6
     assert (remel[loud] - mel[loud]).abs().mean() < 0.5
     assert (log_mel(torch.zeros_like(out))[:, : mel.shape[1]][loud] - mel[loud]).abs().mean() > 3
+
+
+def test_audio_segments_from_folder_and_corpus(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from omnitalker.data.corpus import ClipRecord, CorpusWriter
+    from omnitalker.vocoder.data import AudioDataError, AudioSegmentDataset
+
+    wav_dir = tmp_path / "wavs"
+    wav_dir.mkdir()
+    stereo_16k = np.stack([np.sin(np.arange(16000) / 5), np.zeros(16000)], axis=1).astype(np.float32) * 0.2
+    sf.write(wav_dir / "a.wav", stereo_16k, 16000)  # 1 s, 16 kHz stereo -> resampled, downmixed
+    sf.write(wav_dir / "short.flac", np.full(1000, 0.1, np.float32), 24000)  # shorter than a segment -> padded
+    with CorpusWriter(tmp_path / "corpus", fsync=False) as writer:
+        writer.add(ClipRecord(clip_id="c", source_id="s", speaker_id=None, language="en", text="x",
+                              codes=np.zeros((25, 61), np.float32), fps=25.0,
+                              audio=(0.3 * np.sin(np.arange(24000) / 3)).astype(np.float32), mel=None))
+    ds = AudioSegmentDataset([tmp_path / "corpus"], [wav_dir], segment_samples=4096, split="all")
+    assert len(ds) == 3
+    for i in range(3):
+        seg = ds[i]
+        assert seg.shape == (4096,) and seg.dtype == torch.float32
+        peak = float(seg.abs().max())
+        assert 10 ** (-6 / 20) - 1e-4 <= peak <= 10 ** (-1 / 20) + 1e-4  # peak-normalised to [-6, -1] dBFS
+    padded = [ds[i] for i in range(3) if ds.items[i].name == "short.flac"][0]
+    assert float(padded[1100:].abs().max()) == 0
+    with pytest.raises(AudioDataError, match="does not exist"):
+        AudioSegmentDataset(wav_dirs=[tmp_path / "missing"])
+    with pytest.raises(AudioDataError, match="no audio"):
+        AudioSegmentDataset(wav_dirs=[tmp_path / "corpus"])  # a folder without audio files
+
+
+def test_vocoder_module_one_gan_step_and_export(tmp_path):
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    from omnitalker.training.vocoder_module import VocoderModule
+
+    torch.manual_seed(0)
+    module = VocoderModule(arch={"dim": 16, "intermediate_dim": 32, "num_layers": 1}, total_steps=10, mpd_periods=(2,))
+    audio = _speechlike(4096 / SAMPLE_RATE)  # (2, 4096)
+    loader = DataLoader(list(audio), batch_size=2)
+    before = {n: p.detach().clone() for n, p in module.named_parameters()}
+    trainer = L.Trainer(max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(module, loader)
+    assert trainer.global_step == 2  # one discriminator + one generator step
+    changed = {n.split(".")[0] for n, p in module.named_parameters() if not torch.equal(p, before[n])}
+    assert {"backbone", "head", "mpd", "mrd"} <= changed
+    for key in ("train/mel_loss", "train/disc_loss", "train/gen_adv_fm_loss"):
+        assert torch.isfinite(trainer.callback_metrics[key])
+    module.export(tmp_path)
+    with torch.no_grad():
+        expected = module(log_mel(audio)[:, :-1])
+    torch.testing.assert_close(load_vocoder("vocos", tmp_path).decode(log_mel(audio)[:, :-1]), expected)

@@ -76,7 +76,7 @@ _KEYPOINTS: dict[str, tuple[float, float, float, str]] = {
     "c10": (295, 402, 0.50, "face"), "c11": (315, 383, 0.62, "face"), "c12": (330, 357, 0.75, "face"),
     "c13": (340, 328, 0.85, "face"), "c14": (346, 298, 0.90, "face"), "c15": (348, 268, 0.95, "face"),
     # hair outline (moves rigidly with the head)
-    "hair1": (255, 25, 0.80, "head"), "hair2": (180, 45, 0.85, "head"), "hair3": (110, 90, 0.95, "head"),
+    "hair1": (255, 25, 0.80, "head"), "hair2": (180, 45, 0.85, "head"), "hair3": (100, 92, 0.95, "head"),
     "hair4": (75, 160, 1.00, "head"), "hair5": (72, 220, 1.00, "head"), "hair6": (100, 270, 1.00, "head"),
     "hair7": (130, 292, 1.00, "head"), "hair8": (330, 45, 0.85, "head"), "hair9": (395, 95, 0.95, "head"),
     "hair10": (428, 160, 1.00, "head"), "hair11": (430, 220, 1.00, "head"), "hair12": (410, 280, 1.00, "head"),
@@ -233,6 +233,14 @@ class FaceRig:
     @property
     def num_points(self) -> int:
         return self.points.shape[0]
+
+    def index(self, names: tuple[str, ...] | list[str]) -> list[int]:
+        """Positions of named keypoints in ``points``."""
+        lookup = {n: i for i, n in enumerate(self.names)}
+        missing = [n for n in names if n not in lookup]
+        if missing:
+            raise KeyError(f"unknown rig keypoints {missing}")
+        return [lookup[n] for n in names]
 
     def driving_points(self, codes: Tensor) -> Tensor:
         """(B, 61) visual codes -> (B, P, 2) driving keypoints in pixels of the 512x512 frame."""

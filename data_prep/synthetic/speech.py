@@ -133,16 +133,24 @@ class EspeakEngine:
         ]
         lib.espeak_Synth.restype = ctypes.c_int
         lib.espeak_Synchronize.restype = ctypes.c_int
-        options = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_PHONEME_IPA | _INITIALIZE_DONT_EXIT
-        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, str(Path(data_path).parent).encode(), options)
-        if rate <= 0:
-            raise SpeechSynthesisError(f"espeak_Initialize failed (returned {rate}) with data at {data_path}")
-        self.native_rate = int(rate)
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        lib.espeak_ng_SetRandSeed.restype = None
+        self._data_root = str(Path(data_path).parent).encode()
         self._lock = threading.Lock()
         self._chunks: list[np.ndarray] = []
         self._events: list[tuple[int, int, int, int, str]] = []
         self._callback = _SYNTH_CALLBACK(self._on_audio)  # keep a reference: libespeak holds a raw pointer
-        lib.espeak_SetSynthCallback(self._callback)
+        self.native_rate = self._initialize()
+
+    def _initialize(self) -> int:
+        """(Re-)initialise libespeak-ng: resets its waveform generator, whose state (glottal phase, pitch flutter
+        index) would otherwise carry over from one utterance to the next and make the output history-dependent."""
+        options = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_PHONEME_IPA | _INITIALIZE_DONT_EXIT
+        rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self._data_root, options)
+        if rate <= 0:
+            raise SpeechSynthesisError(f"espeak_Initialize failed (returned {rate}) with data at {self._data_root!r}")
+        self._lib.espeak_SetSynthCallback(self._callback)
+        return int(rate)
 
     def _on_audio(self, wav, num_samples, events) -> int:  # noqa: ANN001 - ctypes callback
         if num_samples > 0 and wav:
@@ -160,11 +168,15 @@ class EspeakEngine:
         if self._lib.espeak_SetParameter(parameter, int(value), 0) != _EE_OK:
             raise SpeechSynthesisError(f"espeak rejected {what}={value}")
 
-    def synthesize(self, text: str, voice: VoiceSettings) -> Utterance:
-        """Speak ``text`` with ``voice``; returns 24 kHz float32 audio with phoneme/word timings."""
+    def synthesize(self, text: str, voice: VoiceSettings, seed: int = 0) -> Utterance:
+        """Speak ``text`` with ``voice``; returns 24 kHz float32 audio with phoneme/word timings.
+
+        The same (text, voice, seed) always gives the same audio (espeak's random noise generator is re-seeded).
+        """
         if not isinstance(text, str) or not text.strip():
             raise SpeechSynthesisError(f"cannot synthesise empty text {text!r}")
         with self._lock:
+            self._initialize()
             if self._lib.espeak_SetVoiceByName(voice.name.encode()) != _EE_OK:
                 raise SpeechSynthesisError(f"espeak has no voice named {voice.name!r}")
             self._set(_PARAM_RATE, voice.rate, "rate")
@@ -173,6 +185,7 @@ class EspeakEngine:
             self._set(_PARAM_WORDGAP, voice.word_gap, "word_gap")
             self._set(_PARAM_VOLUME, 100, "volume")
             self._chunks, self._events = [], []
+            self._lib.espeak_ng_SetRandSeed(seed)  # espeak's noise sources use a PRNG: fix it per utterance
             data = text.encode("utf-8") + b"\0"
             buffer = ctypes.create_string_buffer(data, len(data))
             status = self._lib.espeak_Synth(buffer, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
@@ -208,6 +221,6 @@ def engine() -> EspeakEngine:
         return _ENGINE
 
 
-def synthesize(text: str, voice: VoiceSettings) -> Utterance:
+def synthesize(text: str, voice: VoiceSettings, seed: int = 0) -> Utterance:
     """Convenience wrapper around :meth:`EspeakEngine.synthesize` on the shared engine."""
-    return engine().synthesize(text, voice)
+    return engine().synthesize(text, voice, seed)

@@ -51,7 +51,7 @@ RIGHT_IRIS: tuple[int, ...] = (468, 469, 470, 471, 472)  # centre first; subject
 LEFT_IRIS: tuple[int, ...] = (473, 474, 475, 476, 477)  # centre first; subject's left eye
 IRIS_INDICES: tuple[int, ...] = RIGHT_IRIS + LEFT_IRIS
 HEAD_CENTER_DEPTH: float = 0.8  # face units behind the landmark centroid (~7-8 cm for an adult)
-CROP_SIZE_IN_FACE_UNITS: float = 3.2  # side of the square face crop, in face units
+CROP_SIZE_IN_FACE_UNITS: float = 4.0  # side of the square face crop, in face units (face + hair + chin)
 
 # The renderer's keypoints: a sparse, symmetric subset of MediaPipe's contours (eyes with iris centres, brows, lips,
 # jaw contour, nose). Order inside each group follows the contour.

@@ -15,6 +15,7 @@ Landmarks are returned in PIXELS of the original video: x, y, and MediaPipe's re
 from __future__ import annotations
 
 import importlib.resources
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,8 @@ def resolve_landmarker_model(model_path: str | Path | None) -> Path:
         f"download {LANDMARKER_TASK_URL} and set face.landmarker.model_path to its local path."
     )
 
+
+os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ INFO/WARNING lines flood progress output
 
 _BLENDSHAPE_INDEX = {name: i for i, name in enumerate(BLENDSHAPE_NAMES)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,9 @@ def write_overlay(
 ) -> None:
     """Write an h264 mp4 (no audio) with the landmarks drawn; positions are in pixels of the original video."""
     import av
+    import av.logging
+
+    av.logging.set_level(av.logging.ERROR)  # libx264 statistics are not errors
 
     info = probe_video(video_path)
     width, height = scaled_size(info.width, info.height, max_side)
@@ -35,7 +39,7 @@ def write_overlay(
     out_path = Path(out_path)
     tmp = out_path.with_name(f".{out_path.stem}.tmp{os.getpid()}{out_path.suffix}")
     with av.open(str(tmp), mode="w") as container:
-        stream = container.add_stream("libx264", rate=round(info.fps * 1000) / 1000 if info.fps else 25)
+        stream = container.add_stream("libx264", rate=Fraction(info.fps or 25.0).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for index, rgb in iter_frames(video_path, max_side=max_side):
             if index >= fitted_px.shape[0]:

@@ -1,7 +1,7 @@
 """Renderer training losses: multi-scale VGG19 perceptual loss, mouth-region crops, hinge GAN + feature matching.
 
-VGG19 weights are read from a local file (torchvision's ``vgg19-dcbb9e9d.pth`` layout: ``vgg19(weights=None)`` +
-``load_state_dict``); nothing is downloaded. ``allow_random=True`` builds a randomly initialised VGG instead, which
+VGG19 weights are read from a local file (torchvision's ``vgg19-dcbb9e9d.pth``, loaded with ``load_state_dict``
+into torchvision's VGG19 layers); nothing is downloaded. ``allow_random=True`` builds a randomly initialised VGG instead, which
 only tests and the CPU smoke run may ask for (a warning says so every time).
 """
 
@@ -26,8 +26,13 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def load_vgg19_features(weights_path: str | os.PathLike[str] | None, allow_random: bool = False) -> nn.Sequential:
-    """``vgg19().features`` up to relu5_1 with weights from a local torchvision checkpoint (frozen, eval)."""
-    model = torchvision.models.vgg19(weights=None)
+    """VGG19 ``features`` up to relu5_1, weights from a local torchvision checkpoint (frozen, eval).
+
+    Only the convolutional part is built (torchvision's own ``make_layers`` with VGG19's layer list), so a random
+    VGG for tests does not allocate the 120 M-parameter classifier; the torchvision checkpoint's ``features.*``
+    tensors load into it one to one.
+    """
+    features = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["E"], batch_norm=False)
     if weights_path is None:
         if not allow_random:
             raise WeightsNotFoundError(
@@ -42,11 +47,12 @@ def load_vgg19_features(weights_path: str | os.PathLike[str] | None, allow_rando
                 f"VGG19 weights file {path} does not exist (torchvision's vgg19-dcbb9e9d.pth, copied locally)"
             )
         state = torch.load(path, map_location="cpu", weights_only=True)
+        conv_state = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
         try:
-            model.load_state_dict(state)
+            features.load_state_dict(conv_state)
         except RuntimeError as exc:
             raise WeightsNotFoundError(f"{path} is not a torchvision VGG19 state dict: {exc}") from exc
-    features = model.features[: VGG_LAYERS[-1] + 1].eval()
+    features = features[: VGG_LAYERS[-1] + 1].eval()
     for p in features.parameters():
         p.requires_grad_(False)
     return features

@@ -1,4 +1,4 @@
-"""The warp-based GAN renderer (SPEC §6): source face crop + visual codes -> 512x512 frames.
+r"""The warp-based GAN renderer (SPEC §6): source face crop + visual codes -> 512x512 frames.
 
     source image --F--> feature volume ---------------------\
     source codes --face model--> kp_s --\                    W (dense motion + warp) --> 2-D features --G--> frame

@@ -51,6 +51,7 @@ class VocoderModule(L.LightningModule):
         pretrain_mel_steps: int = 0,
         decay_mel_coeff: bool = False,
         num_val_audio_logged: int = 2,
+        mpd_periods: tuple[int, ...] = (2, 3, 5, 7, 11),
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -61,7 +62,7 @@ class VocoderModule(L.LightningModule):
         self.backbone = vocos.backbone
         self.head = vocos.head
         self.mel = LogMelSpectrogram()
-        self.mpd = MultiPeriodDiscriminator()
+        self.mpd = MultiPeriodDiscriminator(periods=tuple(mpd_periods))
         self.mrd = MultiResolutionDiscriminator()
         self.disc_loss = DiscriminatorLoss()
         self.gen_loss = GeneratorLoss()

@@ -1,0 +1,118 @@
+"""Data preparation over a folder or a list of videos -> training corpus (SPEC §8). Resumable and parallel.
+
+    python -m data_prep.prepare inputs=[/data/videos] out=/data/prep workers=2 [asr.language=en] [dnsmos=false]
+
+- inputs: video files, folders (searched recursively for video files), or .txt files listing one video per line.
+- Resume: a video whose done/<id>.json exists is skipped; a half-finished one (no done-marker) is redone from
+  scratch (its partial sub-corpus is deleted). Every rejection is in rejections/<id>.jsonl with its reason.
+- Parallel on one machine: `workers=N` local processes (concurrent.futures, spawn). Across machines, run the same
+  command as N independent jobs on a shared filesystem with `shard=i/N` (job i handles videos i, i+N, ...): e.g. a
+  SLURM array `#SBATCH --array=0-63` with `shard=${SLURM_ARRAY_TASK_ID}/64`, or one Ray task per shard
+  (`ray.remote(lambda i: subprocess.run([... f"shard={i}/64"]))`). Shards never write the same files. Afterwards,
+  `summarize_only=true` rebuilds summary.json and the plots; the corpus is `out/corpus` (CorpusReader reads the
+  parent folder of the per-video sub-corpora, `omnitalker.data.corpus.merge_corpora` makes one corpus of it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from omegaconf import OmegaConf
+from tqdm import tqdm
+
+from data_prep.config import PrepConfig
+from data_prep.process_video import VideoProcessor, video_id_for, write_text_atomic
+from data_prep.report import summarize
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+_PROCESSOR: VideoProcessor | None = None
+
+
+def list_inputs(inputs: list[str]) -> list[Path]:
+    """Expand folders (recursively) and .txt lists into a sorted, de-duplicated list of video paths."""
+    videos: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            videos += [p for p in item.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES]
+        elif item.suffix == ".txt" and item.is_file():
+            videos += [Path(line.strip()) for line in item.read_text().splitlines() if line.strip()]
+        else:
+            videos.append(item)
+    return sorted(set(videos))
+
+
+def select_shard(videos: list[Path], shard: str) -> list[Path]:
+    try:
+        index, count = (int(x) for x in shard.split("/"))
+    except ValueError as exc:
+        raise ValueError(f"shard must look like 'i/n', got {shard!r}") from exc
+    if not 0 <= index < count:
+        raise ValueError(f"shard index must be in [0, {count}), got {index}")
+    return videos[index::count]
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _process(video: str, config_yaml: str) -> dict:
+    """Entry point of a worker process (keeps the loaded models between videos)."""
+    global _PROCESSOR
+    if _PROCESSOR is None:
+        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PrepConfig), OmegaConf.create(config_yaml)))
+        _PROCESSOR = VideoProcessor(config)
+    try:
+        return _PROCESSOR.process(video)
+    except Exception:  # an unexpected bug in one video must not stop the run; no done-marker -> retried next run
+        return {"video": video, "error": traceback.format_exc()}
+
+
+def run(config: PrepConfig) -> dict:
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not config.summarize_only:
+        write_text_atomic(out / f"config.{config.shard.replace('/', 'of')}.yaml", OmegaConf.to_yaml(OmegaConf.structured(config)))
+        videos = select_shard(list_inputs(config.inputs), config.shard)
+        todo = [v for v in videos if not (out / "done" / f"{video_id_for(v)}.json").is_file()]
+        print(f"{len(videos)} videos in this shard, {len(videos) - len(todo)} already done, {len(todo)} to process")
+        config_yaml = OmegaConf.to_yaml(OmegaConf.structured(config))
+        errors = []
+        if config.workers <= 1:
+            _worker_init()
+            results = (_process(str(v), config_yaml) for v in todo)
+            for result in tqdm(results, total=len(todo), desc="videos", unit="video"):
+                if "error" in result:
+                    errors.append(result)
+        else:
+            import multiprocessing
+
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(config.workers, mp_context=ctx, initializer=_worker_init) as pool:
+                futures = [pool.submit(_process, str(v), config_yaml) for v in todo]
+                for future in tqdm(as_completed(futures), total=len(futures), desc="videos", unit="video"):
+                    result = future.result()
+                    if "error" in result:
+                        errors.append(result)
+        for e in errors:
+            print(f"FAILED (will be retried on the next run): {e['video']}\n{e['error']}", file=sys.stderr)
+    summary = summarize(out)
+    print(OmegaConf.to_yaml(OmegaConf.create({k: v for k, v in summary.items() if k != "distributions"})))
+    return summary
+
+
+def main(argv: list[str]) -> None:
+    config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PrepConfig), OmegaConf.from_dotlist(argv)))
+    if not config.inputs and not config.summarize_only:
+        raise SystemExit("give inputs=[video files or folders]")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    run(config)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,103 @@
+#!/usr/bin/env python
+"""Train the renderer: ``python scripts/train_renderer.py [experiment=renderer_smoke] [key=value ...]``.
+
+Writes Lightning checkpoints and logs under the run's output directory, the exported renderer (weights + face model)
+to ``export_dir``, and ``metrics.json`` with the held-out reconstruction L1 before and after training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import hydra
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from omnitalker.render.data import RendererPairDataset  # noqa: E402
+from omnitalker.training.checkpoint_io import AtomicCheckpointIO  # noqa: E402
+
+
+def instantiate_all(node: DictConfig | None) -> list:
+    """Instantiate every non-null entry of a logger/callbacks group (a dict of configs with ``_target_``)."""
+    return [hydra.utils.instantiate(c) for c in (node or {}).values() if c is not None]
+
+
+def resolve_resume(value: str | None, output_dir: Path) -> str | None:
+    """``ckpt_path``: null (fresh run), "auto" (this run's checkpoints/last.ckpt if present) or an explicit path."""
+    if value in (None, "", "null"):
+        return None
+    if value == "auto":
+        last = output_dir / "checkpoints" / "last.ckpt"
+        return str(last) if last.is_file() else None
+    if not Path(value).is_file():
+        raise FileNotFoundError(f"ckpt_path={value}: no such checkpoint to resume from")
+    return value
+
+
+def build_loaders(cfg: DictConfig, input_size: int, output_size: int) -> tuple[DataLoader, DataLoader]:
+    d = cfg.data
+    common = dict(
+        corpus_roots=list(d.corpus_roots),
+        val_fraction=d.val_fraction,
+        split_by=d.split_by,
+        input_size=input_size,
+        output_size=output_size,
+        cache_clips=d.cache_clips,
+        seed=cfg.seed,
+    )
+    train = RendererPairDataset(split="train", pairs_per_clip=d.pairs_per_clip, **common)
+    val = RendererPairDataset(split="val", pairs_per_clip=4, max_clips=d.get("max_val_clips"), **common)
+    workers = int(d.num_workers)
+    return (
+        DataLoader(train, batch_size=d.batch_size, shuffle=True, num_workers=workers, drop_last=len(train) > d.batch_size,
+                   persistent_workers=workers > 0, pin_memory=torch.cuda.is_available()),
+        DataLoader(val, batch_size=d.val_batch_size, shuffle=False, num_workers=workers),
+    )
+
+
+def _val_l1(trainer: L.Trainer, model, loader) -> float:
+    return float(trainer.validate(model, loader, verbose=False)[0]["val/l1"])
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="train_renderer")
+def main(cfg: DictConfig) -> dict[str, float]:
+    L.seed_everything(cfg.seed, workers=True)
+    model = hydra.utils.instantiate(cfg.model)
+    rcfg = model.renderer.cfg
+    train_loader, val_loader = build_loaders(cfg, rcfg.input_size, rcfg.output_size)
+    print(f"renderer: {sum(p.numel() for p in model.renderer.parameters()) / 1e6:.2f} M parameters; "
+          f"{len(train_loader.dataset.clips)} train clips, {len(val_loader.dataset.clips)} held-out clips")
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+    resume = resolve_resume(cfg.get("ckpt_path"), output_dir)
+    trainer: L.Trainer = hydra.utils.instantiate(
+        cfg.trainer, logger=instantiate_all(cfg.get("logger")) or False,
+        callbacks=instantiate_all(cfg.get("callbacks")), plugins=[AtomicCheckpointIO()],
+    )
+    metrics: dict[str, float] = {}
+    if cfg.validate_before_fit and resume is None:
+        metrics["val_l1_start"] = _val_l1(trainer, model, val_loader)
+    trainer.fit(model, train_loader, val_loader, ckpt_path=resume)
+    metrics["val_l1_end"] = _val_l1(trainer, model, val_loader)
+    metrics["global_step"] = trainer.global_step
+    export_dir = Path(cfg.export_dir)
+    model.export(export_dir)
+    OmegaConf.save(cfg, export_dir / "train_config.yaml", resolve=True)
+    out = output_dir / "metrics.json"
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(metrics, indent=2))
+    os.replace(tmp, out)
+    print(json.dumps(metrics, indent=2))
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
