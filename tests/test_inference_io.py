@@ -39,8 +39,9 @@ MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 SR = 24_000
 
 
-def _write_av(path: Path, frames: np.ndarray, fps: int, audio: np.ndarray | None, audio_rate: int = 16_000,
-              channels: int = 2) -> None:
+def _write_av(
+    path: Path, frames: np.ndarray, fps: int, audio: np.ndarray | None, audio_rate: int = 16_000, channels: int = 2
+) -> None:
     """Test fixture writer (independent of omnitalker.inference.mux): h264 + optional stereo AAC at `audio_rate`."""
     container = av.open(str(path), mode="w")
     video = container.add_stream("libx264", rate=fps)
@@ -57,8 +58,9 @@ def _write_av(path: Path, frames: np.ndarray, fps: int, audio: np.ndarray | None
     if stream is not None:
         data = np.repeat(audio[None].astype(np.float32), channels, axis=0)
         for start in range(0, data.shape[1], 1024):
-            a = av.AudioFrame.from_ndarray(np.ascontiguousarray(data[:, start : start + 1024]), format="fltp",
-                                           layout=stream.layout.name)
+            a = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(data[:, start : start + 1024]), format="fltp", layout=stream.layout.name
+            )
             a.sample_rate, a.pts, a.time_base = audio_rate, start, Fraction(1, audio_rate)
             container.mux(stream.encode(a))
         container.mux(stream.encode(None))
@@ -68,7 +70,9 @@ def _write_av(path: Path, frames: np.ndarray, fps: int, audio: np.ndarray | None
 def _speechlike(seconds: float, rate: int, gaps: list[tuple[float, float]] = (), seed: int = 0) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     rng = np.random.default_rng(seed)
-    audio = 0.3 * np.sin(2 * np.pi * 180 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t)) + 0.02 * rng.standard_normal(t.size)
+    audio = 0.3 * np.sin(2 * np.pi * 180 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t)) + 0.02 * rng.standard_normal(
+        t.size
+    )
     for a, b in gaps:
         audio[(t >= a) & (t < b)] *= 0.003
     return audio.astype(np.float32)
@@ -180,17 +184,17 @@ def test_duration_rule_values():
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        (dict(speed=0.0), DurationError, "speed"),
-        (dict(speed=-1.0), DurationError, "speed"),
-        (dict(duration=0.0), DurationError, "duration"),
-        (dict(reference_text="  "), TextInputError, "reference transcript is empty"),
-        (dict(new_text=""), TextInputError, "text to speak is empty"),
-        (dict(reference_text="... !!"), TextInputError, "nothing to pronounce"),
-        (dict(reference_frames=0), DurationError, "reference_frames"),
+        ({"speed": 0.0}, DurationError, "speed"),
+        ({"speed": -1.0}, DurationError, "speed"),
+        ({"duration": 0.0}, DurationError, "duration"),
+        ({"reference_text": "  "}, TextInputError, "reference transcript is empty"),
+        ({"new_text": ""}, TextInputError, "text to speak is empty"),
+        ({"reference_text": "... !!"}, TextInputError, "nothing to pronounce"),
+        ({"reference_frames": 0}, DurationError, "reference_frames"),
     ],
 )
 def test_duration_errors(kwargs, error, match):
-    args = dict(reference_text="hello", new_text="world", reference_frames=300)
+    args = {"reference_text": "hello", "new_text": "world", "reference_frames": 300}
     args.update(kwargs)
     with pytest.raises(error, match=match):
         plan_duration(args.pop("reference_text"), args.pop("new_text"), args.pop("reference_frames"), **args)
@@ -198,17 +202,24 @@ def test_duration_errors(kwargs, error, match):
 
 # ---------------------------------------------------------------- chunking
 
-LONG_EN = ("Hello there, my friend. This is a rather long text; it goes on and on, for example like this! "
-           "And then? It ends with 3.5 percent of 1,000 apples, which is plenty.") * 3
-LONG_ZH = "对，这就是我，万人敬仰的太乙真人。今天天气很好，我们去公园散步吧！银行{xing2}行长{hang2 zhang3}在这里说话。" * 3
+LONG_EN = (
+    "Hello there, my friend. This is a rather long text; it goes on and on, for example like this! "
+    "And then? It ends with 3.5 percent of 1,000 apples, which is plenty."
+) * 3
+LONG_ZH = (
+    "对，这就是我，万人敬仰的太乙真人。今天天气很好，我们去公园散步吧！银行{xing2}行长{hang2 zhang3}在这里说话。" * 3
+)
 LONG_MIXED = "我爱Python, and I love 中文 too. 这是一个比较长的测试句子，对吧？Mixed text works well, 真的很好！" * 3
 
 
-@pytest.mark.parametrize("text, reference", [
-    (LONG_EN, "Some call me nature, others call me mother nature."),
-    (LONG_ZH, "希望你以后能够做的比我还好呦。"),
-    (LONG_MIXED, "Some call me nature."),
-])
+@pytest.mark.parametrize(
+    "text, reference",
+    [
+        (LONG_EN, "Some call me nature, others call me mother nature."),
+        (LONG_ZH, "希望你以后能够做的比我还好呦。"),
+        (LONG_MIXED, "Some call me nature."),
+    ],
+)
 def test_split_text_tiles_the_text_and_fits_the_budget(text, reference):
     ref_frames, budget = 300, 700
     chunks = split_text(text, reference_text=reference, reference_frames=ref_frames, max_total_frames=budget)
@@ -255,7 +266,7 @@ def test_crossfade_has_no_click(curve):
     assert _max_jump(joined[seam]) <= within * 1.05
     assert _max_jump(np.concatenate([a, b])) > 5 * within  # the criterion does catch a click
     np.testing.assert_allclose(joined[: a.size - overlap], a[: a.size - overlap], atol=1e-6)
-    np.testing.assert_allclose(joined[a.size:], b[overlap:], atol=1e-6)
+    np.testing.assert_allclose(joined[a.size :], b[overlap:], atol=1e-6)
 
 
 def test_blend_codes_has_no_visual_jump_and_keeps_ranges():
@@ -288,9 +299,16 @@ def test_blend_codes_has_no_visual_jump_and_keeps_ranges():
 def _decode_streams(path: Path):
     container = av.open(str(path))
     v, a = container.streams.video[0], container.streams.audio[0]
-    meta = dict(vcodec=v.codec_context.name, acodec=a.codec_context.name, size=(v.codec_context.width,
-                v.codec_context.height), fps=float(v.average_rate), rate=a.codec_context.sample_rate,
-                pix_fmt=v.codec_context.pix_fmt, channels=a.codec_context.channels, streams=len(container.streams))
+    meta = {
+        "vcodec": v.codec_context.name,
+        "acodec": a.codec_context.name,
+        "size": (v.codec_context.width, v.codec_context.height),
+        "fps": float(v.average_rate),
+        "rate": a.codec_context.sample_rate,
+        "pix_fmt": v.codec_context.pix_fmt,
+        "channels": a.codec_context.channels,
+        "streams": len(container.streams),
+    }
     frames = [f.to_ndarray(format="rgb24") for f in container.decode(v)]
     container.close()
     return meta, np.stack(frames), decode_audio(path)[0]
@@ -303,12 +321,29 @@ def test_write_video_roundtrip(tmp_path):
     frames += (np.arange(num) * 6)[:, None, None, None].astype(np.uint8)  # brightness ramp: frame order check
     audio = (0.3 * rng.standard_normal(int(1.7 * SR))).astype(np.float32)  # 1.7 s for a 1.6 s video: trimmed
     out = tmp_path / "out" / "clip.mp4"
-    result = write_video(out, iter(frames), torch.from_numpy(audio), fps=fps, crf=20, preset="ultrafast",
-                         wav_path=tmp_path / "out" / "clip.wav", codes=np.ones((num, 61)), codes_path=tmp_path / "c.npz")
+    result = write_video(
+        out,
+        iter(frames),
+        torch.from_numpy(audio),
+        fps=fps,
+        crf=20,
+        preset="ultrafast",
+        wav_path=tmp_path / "out" / "clip.wav",
+        codes=np.ones((num, 61)),
+        codes_path=tmp_path / "c.npz",
+    )
     assert result.num_frames == num and result.audio_samples == int(num / fps * SR)
     meta, decoded, sound = _decode_streams(out)
-    assert meta == dict(vcodec="h264", acodec="aac", size=(512, 512), fps=25.0, rate=SR, pix_fmt="yuv420p",
-                        channels=1, streams=2)
+    assert meta == {
+        "vcodec": "h264",
+        "acodec": "aac",
+        "size": (512, 512),
+        "fps": 25.0,
+        "rate": SR,
+        "pix_fmt": "yuv420p",
+        "channels": 1,
+        "streams": 2,
+    }
     assert decoded.shape[0] == num
     assert np.all(np.diff(decoded.mean(axis=(1, 2, 3))) > 3)
     assert abs(sound.shape[0] / SR - num / fps) <= 1 / fps

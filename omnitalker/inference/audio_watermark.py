@@ -61,7 +61,8 @@ def _envelope(audio: np.ndarray) -> np.ndarray:
     power = torch.from_numpy(np.square(audio, dtype=np.float32))[None, None]  # (1, 1, S)
     mean = torch.nn.functional.avg_pool1d(
         torch.nn.functional.pad(power, (_ENVELOPE_WINDOW // 2, _ENVELOPE_WINDOW // 2 - 1), mode="replicate"),
-        _ENVELOPE_WINDOW, stride=1,
+        _ENVELOPE_WINDOW,
+        stride=1,
     )
     return mean[0, 0].sqrt().numpy()
 

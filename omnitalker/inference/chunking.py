@@ -12,6 +12,7 @@ punctuation is normalised to ASCII), English and mixed text. Whitespace stays wi
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 
@@ -70,8 +71,11 @@ def _after_spaces(text: str) -> list[int]:
 
 def _between_words(text: str) -> list[int]:
     """Every character boundary except inside an ASCII word."""
-    return [i for i in range(1, len(text)) if not (text[i - 1].isascii() and text[i - 1].isalnum()
-                                                   and text[i].isascii() and text[i].isalnum())]
+    return [
+        i
+        for i in range(1, len(text))
+        if not (text[i - 1].isascii() and text[i - 1].isalnum() and text[i].isascii() and text[i].isalnum())
+    ]
 
 
 def _anywhere(text: str) -> list[int]:
@@ -91,7 +95,7 @@ def _split_at(text: str, level: int) -> list[str]:
     protected = _protected(text)
     cuts = [c for c in _LEVELS[level](text) if not protected[c]]
     bounds = [0, *sorted(set(cuts)), len(text)]
-    return [text[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    return [text[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def split_text(

@@ -37,7 +37,7 @@ class DurationPlan:
 
 
 def seconds_to_mel_frames(seconds: float) -> int:
-    return int(round(seconds * MEL_FPS))
+    return round(seconds * MEL_FPS)
 
 
 def _script_counts(text: str) -> tuple[float, float]:
@@ -100,5 +100,5 @@ def plan_duration(
     if duration is not None:
         new_frames = max(1, seconds_to_mel_frames(duration))
     else:
-        new_frames = max(1, int(round(reference_frames * new_units / ref_units / speed)))
+        new_frames = max(1, round(reference_frames * new_units / ref_units / speed))
     return DurationPlan(reference_frames, new_frames, weight, ref_units, new_units)

@@ -47,7 +47,7 @@ def label_box(frame_height: int, frame_width: int, text: str, position: str, sca
     """(label RGBA (h, w, 4), top, left) for a frame size; the label is shrunk to fit narrow frames."""
     if position not in CORNERS:
         raise ValueError(f"label position must be one of {CORNERS} or 'off', got {position!r}")
-    text_height = max(9, int(round(scale * frame_height)))
+    text_height = max(9, round(scale * frame_height))
     label = render_label(text, text_height)
     while label.shape[1] > frame_width * 0.9 and text_height > 9:
         text_height -= 1
@@ -55,7 +55,7 @@ def label_box(frame_height: int, frame_width: int, text: str, position: str, sca
     h, w = label.shape[:2]
     if h > frame_height or w > frame_width:
         raise MediaArrayError(f"frames of {frame_width}x{frame_height} are too small for the label {text!r}")
-    gap = int(round(margin * min(frame_height, frame_width)))
+    gap = round(margin * min(frame_height, frame_width))
     top = gap if position.startswith("top") else frame_height - h - gap
     left = gap if position.endswith("left") else frame_width - w - gap
     return label, max(0, top), max(0, left)

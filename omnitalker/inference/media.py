@@ -100,7 +100,7 @@ def probe_media(path: str | Path) -> MediaInfo:
             if video.frames:
                 num_frames = int(video.frames)
             elif fps and durations:
-                num_frames = int(round(max(durations) * fps))
+                num_frames = round(max(durations) * fps)
         audio_codec = None
         sample_rate = channels = None
         audio_start = 0.0
@@ -171,7 +171,7 @@ def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int
     if not max_side or max(width, height) <= max_side:
         return width, height
     scale = max_side / max(width, height)
-    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
 def iter_video_frames(

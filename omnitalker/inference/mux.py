@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -60,9 +59,7 @@ def _checked_frames(frames: np.ndarray | Iterable[np.ndarray]) -> Iterator[np.nd
         if isinstance(frame, torch.Tensor):
             frame = frame.detach().cpu().numpy()
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise MediaArrayError(
-                f"frame {i} must be (H, W, 3) uint8 RGB, got shape {frame.shape} dtype {frame.dtype}"
-            )
+            raise MediaArrayError(f"frame {i} must be (H, W, 3) uint8 RGB, got shape {frame.shape} dtype {frame.dtype}")
         yield np.ascontiguousarray(frame)
 
 
@@ -103,14 +100,16 @@ def _encode_mp4(
                 audio_stream = container.add_stream("aac", rate=sample_rate, layout="mono")
                 audio_stream.bit_rate = audio_bitrate
             elif frame.shape[:2] != (height, width):
-                raise MediaArrayError(f"frame {count} is {frame.shape[1]}x{frame.shape[0]}, earlier ones {width}x{height}")
+                raise MediaArrayError(
+                    f"frame {count} is {frame.shape[1]}x{frame.shape[0]}, earlier ones {width}x{height}"
+                )
             av_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
             av_frame.pts = count
             av_frame.time_base = 1 / rate
             container.mux(video.encode(av_frame))
             count += 1
             # Audio up to the end of this frame, zero-padded past the end of the waveform.
-            until = int(round(count / rate * sample_rate))
+            until = round(count / rate * sample_rate)
             piece = audio[sent:until]
             if piece.shape[0] < until - sent:
                 piece = np.pad(piece, (0, until - sent - piece.shape[0]))

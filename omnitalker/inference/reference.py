@@ -64,8 +64,8 @@ def dbfs(audio: np.ndarray) -> float:
 
 def rms_envelope(audio: np.ndarray, sample_rate: int, window_seconds: float = 0.1, hop_seconds: float = 0.01):
     """Short-time RMS: returns (times (F,) seconds of the window centres, rms (F,)). Centred windows, edge-padded."""
-    window = max(1, int(round(window_seconds * sample_rate)))
-    hop = max(1, int(round(hop_seconds * sample_rate)))
+    window = max(1, round(window_seconds * sample_rate))
+    hop = max(1, round(hop_seconds * sample_rate))
     power = np.square(audio.astype(np.float64))
     cumulative = np.concatenate([[0.0], np.cumsum(power)])  # (S + 1,)
     centres = np.arange(0, audio.shape[0] + 1, hop)  # (F,)
@@ -89,7 +89,7 @@ def choose_cut_frame(
     """Frame count k (<= max_frames) to keep so that the cut at time k / fps lies in the quietest spot (lowest RMS of
     a `window_seconds` window) of the last `search_seconds` before the limit. Spots within `tie_db` of the quietest
     count as ties, and ties go to the latest frame (more reference kept)."""
-    first = max(min_frames, max_frames - int(round(search_seconds * fps)))
+    first = max(min_frames, max_frames - round(search_seconds * fps))
     if first >= max_frames:
         return max_frames
     candidates = np.arange(first, max_frames + 1)  # (K,) frame counts
@@ -101,7 +101,7 @@ def choose_cut_frame(
 
 def _align_audio(audio: np.ndarray, offset_seconds: float, sample_rate: int) -> np.ndarray:
     """Shift audio so that sample 0 is the first video frame's instant (offset = audio start - video start)."""
-    shift = int(round(offset_seconds * sample_rate))
+    shift = round(offset_seconds * sample_rate)
     if shift > 0:
         return np.concatenate([np.zeros(shift, np.float32), audio])
     return audio[-shift:] if shift < 0 else audio
@@ -136,23 +136,23 @@ def load_reference(
     audio = _align_audio(audio, audio_start - info.video_start, sample_rate)
 
     # Usable span = where both streams exist; the frame count is the container's estimate until decoded.
-    estimated_frames = info.num_frames or int(round(info.duration * fps))
-    span_frames = min(estimated_frames, int(math.floor(audio.shape[0] / sample_rate * fps + 1e-6)))
+    estimated_frames = info.num_frames or round(info.duration * fps)
+    span_frames = min(estimated_frames, math.floor(audio.shape[0] / sample_rate * fps + 1e-6))
     source_duration = span_frames / fps
     if source_duration < min_seconds:
         raise ReferenceTooShortError(
             f"reference {path} is {source_duration:.2f} s long (audio and video overlapping); at least "
             f"{min_seconds:g} s is needed"
         )
-    max_frames = int(math.floor(max_seconds * fps + 1e-6))
+    max_frames = math.floor(max_seconds * fps + 1e-6)
     keep = span_frames
     if span_frames > max_frames:
         keep = choose_cut_frame(
-            audio[: int(round(max_frames / fps * sample_rate))],
+            audio[: round(max_frames / fps * sample_rate)],
             sample_rate,
             fps,
             max_frames=max_frames,
-            min_frames=int(math.ceil(min_seconds * fps)),
+            min_frames=math.ceil(min_seconds * fps),
             search_seconds=pause_search_seconds,
         )
 
@@ -166,7 +166,7 @@ def load_reference(
             f"reference {path} has only {num_frames} decodable frames ({num_frames / fps:.2f} s); at least "
             f"{min_seconds:g} s is needed"
         )
-    samples = int(round(num_frames / fps * sample_rate))
+    samples = round(num_frames / fps * sample_rate)
     audio = audio[:samples]
     if audio.shape[0] < samples:  # at most a frame short (span rounding)
         audio = np.pad(audio, (0, samples - audio.shape[0]))

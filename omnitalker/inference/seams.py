@@ -76,9 +76,7 @@ def crossfade_audio(
     return _overlap_add([_as_numpy(c, f"audio chunk {i}", 1) for i, c in enumerate(chunks)], overlap_samples, curve)
 
 
-def blend_codes(
-    chunks: Sequence[np.ndarray | torch.Tensor], overlap_frames: int, curve: str = "cosine"
-) -> np.ndarray:
+def blend_codes(chunks: Sequence[np.ndarray | torch.Tensor], overlap_frames: int, curve: str = "cosine") -> np.ndarray:
     """Join (T_i, D) visual-code sequences (D = 61: expression, pose, eyes) blending `overlap_frames` at each seam
     -> (sum T_i - overlaps, D) float32."""
     if curve not in CODE_CURVES:

@@ -99,23 +99,38 @@ class VideoWatermarkDetector:
 
     def update(self, frames: np.ndarray) -> None:
         """(T, H, W, 3) RGB / (T, H, W) luma frames, or (T, grid, grid) luma cells already pooled."""
-        cells = frames if frames.ndim == 3 and frames.shape[1:] == (self.grid, self.grid) else luma_cells(frames, self.grid)
+        cells = (
+            frames if frames.ndim == 3 and frames.shape[1:] == (self.grid, self.grid) else luma_cells(frames, self.grid)
+        )
         self._sum += cells.sum(axis=0)
         self.num_frames += cells.shape[0]
 
     def result(self) -> DetectionResult:
         if self.num_frames == 0:
             return DetectionResult("video", False, 0.0, self.threshold, 0, note="no frames")
-        mean = torch.from_numpy(self._sum / self.num_frames)[None, None]  # (1, 1, G, G)
-        local = F.avg_pool2d(F.pad(mean, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-        residual = mean - local  # (1, 1, G, G)
-        activity = F.avg_pool2d(F.pad(residual.abs(), (2, 2, 2, 2), mode="replicate"), 5, stride=1)
-        residual = (residual / (activity + ACTIVITY_FLOOR))[0, 0].numpy()  # (G, G)
-        norm = float(np.linalg.norm(residual))
+        mean = self._sum / self.num_frames  # (G, G)
+        residual = mean - _box_mean(mean, 3)
+        residual = residual / (_box_mean(np.abs(residual), 5) + ACTIVITY_FLOOR)  # (G, G)
+        norm = float(np.sqrt(np.sum(residual * residual)))
         if norm < 1e-9:  # a perfectly flat video carries no information either way
             return DetectionResult("video", False, 0.0, self.threshold, self.num_frames, note="flat video")
-        score = float((residual * video_pattern(self.key, self.grid)).sum() / norm)
+        score = float(np.sum(residual * video_pattern(self.key, self.grid)) / norm)
         return DetectionResult("video", score > self.threshold, score, self.threshold, self.num_frames)
+
+
+def _box_mean(image: np.ndarray, size: int) -> np.ndarray:
+    """(H, W) mean over a size x size window (edge-replicated), via 2-D cumulative sums."""
+    half = size // 2
+    padded = np.pad(image, half, mode="edge")
+    cumulative = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    h, w = image.shape
+    total = (
+        cumulative[size : size + h, size : size + w]
+        - cumulative[:h, size : size + w]
+        - cumulative[size : size + h, :w]
+        + cumulative[:h, :w]
+    )
+    return total / (size * size)
 
 
 def detect_video_watermark(frames: np.ndarray, key: str | None = None, **kwargs) -> DetectionResult:
