@@ -69,7 +69,8 @@ def _process(video: str, config_yaml: str) -> dict:
         _PROCESSOR = VideoProcessor(config)
     try:
         return _PROCESSOR.process(video)
-    except Exception:  # an unexpected bug in one video must not stop the run; no done-marker -> retried next run
+    # an unexpected bug in one video must not stop the run; it leaves no done-marker, so the next run retries it
+    except Exception:  # noqa: BLE001
         return {"video": video, "error": traceback.format_exc()}
 
 
@@ -77,7 +78,9 @@ def run(config: PrepConfig) -> dict:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     if not config.summarize_only:
-        write_text_atomic(out / f"config.{config.shard.replace('/', 'of')}.yaml", OmegaConf.to_yaml(OmegaConf.structured(config)))
+        write_text_atomic(
+            out / f"config.{config.shard.replace('/', 'of')}.yaml", OmegaConf.to_yaml(OmegaConf.structured(config))
+        )
         videos = select_shard(list_inputs(config.inputs), config.shard)
         todo = [v for v in videos if not (out / "done" / f"{video_id_for(v)}.json").is_file()]
         print(f"{len(videos)} videos in this shard, {len(videos) - len(todo)} already done, {len(todo)} to process")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep.asr import SidecarTranscripts, TranscriptError, make_recognizer
+from omnitalker.audio.asr import SidecarTranscripts, TranscriptError, make_recognizer
 from data_prep.audio import NoAudioError, level_dbfs, load_audio, resample
 from data_prep.config import PrepConfig
 from data_prep.segment import Candidate, group_segments
@@ -117,8 +117,12 @@ class VideoProcessor:
         lines = "".join(json.dumps(asdict(r)) + "\n" for r in rejections)
         write_text_atomic(self.out / "rejections" / f"{vid}.jsonl", lines)
         done = {
-            "video": str(video), "video_id": vid, "clips": clips, "num_rejections": len(rejections),
-            "rejection_reasons": sorted({r.reason for r in rejections}), "seconds": round(time.time() - started, 2),
+            "video": str(video),
+            "video_id": vid,
+            "clips": clips,
+            "num_rejections": len(rejections),
+            "rejection_reasons": sorted({r.reason for r in rejections}),
+            "seconds": round(time.time() - started, 2),
             "timings": {k: round(v, 2) for k, v in timings.items()},
         }
         write_text_atomic(self.out / "done" / f"{vid}.json", json.dumps(done, indent=1))
@@ -187,9 +191,17 @@ class VideoProcessor:
             segments, shots_s, cfg.filters.max_duration_s, cfg.segment.max_pause_s, cfg.segment.pad_s
         )
         for seg, reason in dropped:
-            rejections.append(Rejection(str(video), vid, "segment", reason,
-                                        f"{seg.end - seg.start:.2f} s > {cfg.filters.max_duration_s} s",
-                                        seg.start, seg.end))
+            rejections.append(
+                Rejection(
+                    str(video),
+                    vid,
+                    "segment",
+                    reason,
+                    f"{seg.end - seg.start:.2f} s > {cfg.filters.max_duration_s} s",
+                    seg.start,
+                    seg.end,
+                )
+            )
         if not candidates:
             return
         try:
@@ -218,18 +230,23 @@ class VideoProcessor:
                 writer.abort()
             raise
 
-    def _clip(self, video, vid, k, cand: Candidate, shots, track: LandmarkTrack, audio, audio16, language,
-              rejections, timings):
+    def _clip(
+        self, video, vid, k, cand: Candidate, shots, track: LandmarkTrack, audio, audio16, language, rejections, timings
+    ):
         cfg = self.config
         fps = track.fps
 
         def reject(stage: str, reason: str, detail: str) -> None:
-            rejections.append(Rejection(str(video), vid, stage, reason, detail, round(cand.start, 3), round(cand.end, 3)))
+            rejections.append(
+                Rejection(str(video), vid, stage, reason, detail, round(cand.start, 3), round(cand.end, 3))
+            )
 
         shot_start, shot_end = shots[cand.shot]
         margin = cfg.segment.shot_margin_frames
-        f0 = max(int(math.ceil(cand.start * fps)), shot_start + (margin if shot_start > 0 else 0))
-        f1 = min(int(math.floor(cand.end * fps)), track.num_frames, shot_end - (margin if shot_end < track.num_frames else 0))
+        f0 = max(math.ceil(cand.start * fps), shot_start + (margin if shot_start > 0 else 0))
+        f1 = min(
+            math.floor(cand.end * fps), track.num_frames, shot_end - (margin if shot_end < track.num_frames else 0)
+        )
         duration = (f1 - f0) / fps
         if duration < cfg.filters.min_duration_s:
             reject("filter", "too_short", f"{duration:.2f} s < {cfg.filters.min_duration_s} s")
@@ -250,13 +267,25 @@ class VideoProcessor:
             reject("face", "multiple_faces", str(exc))
             return None
         boxes = sub.face_boxes()[sub.detected]
-        face_area = float(np.median((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])) / (track.width * track.height))
-        iod_px = float(np.median(np.linalg.norm(
-            sub.landmarks[sub.detected][:, OUTER_EYE_CORNERS[0], :2] - sub.landmarks[sub.detected][:, OUTER_EYE_CORNERS[1], :2], axis=-1)))
+        face_area = float(
+            np.median((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])) / (track.width * track.height)
+        )
+        iod_px = float(
+            np.median(
+                np.linalg.norm(
+                    sub.landmarks[sub.detected][:, OUTER_EYE_CORNERS[0], :2]
+                    - sub.landmarks[sub.detected][:, OUTER_EYE_CORNERS[1], :2],
+                    axis=-1,
+                )
+            )
+        )
         if face_area < cfg.filters.min_face_area or iod_px < cfg.filters.min_face_iod_px:
-            reject("filter", "face_too_small",
-                   f"face area {face_area:.3%} of the frame (min {cfg.filters.min_face_area:.1%}), "
-                   f"inter-ocular {iod_px:.0f} px (min {cfg.filters.min_face_iod_px:.0f} px)")
+            reject(
+                "filter",
+                "face_too_small",
+                f"face area {face_area:.3%} of the frame (min {cfg.filters.min_face_area:.1%}), "
+                f"inter-ocular {iod_px:.0f} px (min {cfg.filters.min_face_iod_px:.0f} px)",
+            )
             return None
         from omnitalker.text import TextError, length_units
 
@@ -285,17 +314,24 @@ class VideoProcessor:
             reject("filter", "fit_error_high", f"mean fit error {fit_error:.3f} > {cfg.filters.max_fit_error}")
             return None
         t0, t1 = f0 / fps, f1 / fps  # audio spans exactly the frames of the codes
-        clip_audio = audio[int(round(t0 * SAMPLE_RATE)) : int(round(t1 * SAMPLE_RATE))]
-        quality = {"fit_error": fit_error, "face_area": face_area, "face_iod_px": iod_px, "speaking_rate": rate,
-                   "face_fraction": float(sub.detected.mean())}
+        clip_audio = audio[round(t0 * SAMPLE_RATE) : round(t1 * SAMPLE_RATE)]
+        quality = {
+            "fit_error": fit_error,
+            "face_area": face_area,
+            "face_iod_px": iod_px,
+            "speaking_rate": rate,
+            "face_fraction": float(sub.detected.mean()),
+        }
         if cfg.dnsmos:
             from data_prep.quality import dnsmos
 
             tick = time.time()
-            quality.update(dnsmos(audio16[int(round(t0 * 16000)) : int(round(t1 * 16000))]))
+            quality.update(dnsmos(audio16[round(t0 * 16000) : round(t1 * 16000)]))
             timings["dnsmos"] = timings.get("dnsmos", 0.0) + time.time() - tick
             if quality["dnsmos_ovrl"] < cfg.filters.min_dnsmos_ovrl:
-                reject("filter", "dnsmos_low", f"DNSMOS OVRL {quality['dnsmos_ovrl']:.2f} < {cfg.filters.min_dnsmos_ovrl}")
+                reject(
+                    "filter", "dnsmos_low", f"DNSMOS OVRL {quality['dnsmos_ovrl']:.2f} < {cfg.filters.min_dnsmos_ovrl}"
+                )
                 return None
         video_bytes = None
         if cfg.store_video:
@@ -307,13 +343,29 @@ class VideoProcessor:
         from omnitalker.data.corpus import ClipRecord
 
         clip_id = f"{vid}_{k:04d}"
-        extra = {"video": str(video), "start": t0, "end": t1, "start_frame": f0, "end_frame": f1,
-                 "scale_ref": fit.scale_ref, "centre_ref": fit.centre_ref.tolist(),
-                 "interpolated_frames": int(fit.interpolated.sum())}
+        extra = {
+            "video": str(video),
+            "start": t0,
+            "end": t1,
+            "start_frame": f0,
+            "end_frame": f1,
+            "scale_ref": fit.scale_ref,
+            "centre_ref": fit.centre_ref.tolist(),
+            "interpolated_frames": int(fit.interpolated.sum()),
+        }
         record = ClipRecord(
-            clip_id=clip_id, source_id=vid, speaker_id=vid if cfg.speaker_from_source else None, language=language,
-            text=cand.text, codes=fit.codes, fps=float(fps), audio=clip_audio.astype(np.float32), mel=None,
-            video=video_bytes, quality=quality, extra=extra,
+            clip_id=clip_id,
+            source_id=vid,
+            speaker_id=vid if cfg.speaker_from_source else None,
+            language=language,
+            text=cand.text,
+            codes=fit.codes,
+            fps=float(fps),
+            audio=clip_audio.astype(np.float32),
+            mel=None,
+            video=video_bytes,
+            quality=quality,
+            extra=extra,
         )
         stats = {"clip_id": clip_id, "duration": duration, "text_length": len(cand.text), **quality}
         return record, stats

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from data_prep.deps import require
+from omnitalker.deps import require
 
 DNSMOS_RATE = 16_000
 
@@ -14,5 +14,8 @@ def dnsmos(audio_16k: np.ndarray) -> dict[str, float]:
     require("onnxruntime", "onnxruntime", "DNSMOS")
     speechmos = require("speechmos.dnsmos", "speechmos", "DNSMOS")
     scores = speechmos.run(np.clip(audio_16k.astype(np.float32), -1.0, 1.0), sr=DNSMOS_RATE)
-    return {"dnsmos_ovrl": float(scores["ovrl_mos"]), "dnsmos_sig": float(scores["sig_mos"]),
-            "dnsmos_bak": float(scores["bak_mos"])}
+    return {
+        "dnsmos_ovrl": float(scores["ovrl_mos"]),
+        "dnsmos_sig": float(scores["sig_mos"]),
+        "dnsmos_bak": float(scores["bak_mos"]),
+    }

@@ -46,8 +46,10 @@ def summarize(out: str | Path) -> dict:
         values = np.array([c[key] for c in clips if key in c and np.isfinite(c[key])], dtype=float)
         if values.size:
             summary["distributions"][key] = {
-                "mean": float(values.mean()), "p5": float(np.percentile(values, 5)),
-                "median": float(np.median(values)), "p95": float(np.percentile(values, 95)),
+                "mean": float(values.mean()),
+                "p5": float(np.percentile(values, 5)),
+                "median": float(np.median(values)),
+                "p95": float(np.percentile(values, 95)),
             }
         fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
         ax.hist(values, bins=max(5, min(40, values.size // 2 or 1)), color="#4477aa")

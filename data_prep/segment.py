@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data_prep.asr import Segment
+from omnitalker.audio.asr import Segment
 
 
 @dataclass
@@ -20,7 +20,11 @@ class Candidate:
 
 
 def group_segments(
-    segments: list[Segment], shots_s: list[tuple[float, float]], max_duration: float, max_pause: float, pad: float,
+    segments: list[Segment],
+    shots_s: list[tuple[float, float]],
+    max_duration: float,
+    max_pause: float,
+    pad: float,
 ) -> tuple[list[Candidate], list[tuple[Segment, str]]]:
     """Group consecutive transcript segments of the same shot into clips no longer than `max_duration`.
 
@@ -30,24 +34,21 @@ def group_segments(
     candidates: list[Candidate] = []
     dropped: list[tuple[Segment, str]] = []
     for k, (a, b) in enumerate(shots_s):
-        inside = [s for s in segments if a <= 0.5 * (s.start + s.end) < b and s.text.strip()]
-        group: list[Segment] = []
-
-        def flush() -> None:
-            if group:
-                start = max(a, group[0].start - pad)
-                end = min(b, group[-1].end + pad)
-                candidates.append(Candidate(start, end, " ".join(s.text.strip() for s in group), k))
-                group.clear()
-
-        for seg in sorted(inside, key=lambda s: s.start):
+        inside = sorted(
+            (s for s in segments if a <= 0.5 * (s.start + s.end) < b and s.text.strip()), key=lambda s: s.start
+        )
+        groups: list[list[Segment]] = [[]]
+        for seg in inside:
             seg = Segment(max(seg.start, a), min(seg.end, b), seg.text)
             if seg.end - seg.start > max_duration:
-                flush()
                 dropped.append((seg, "segment_too_long"))
+                groups.append([])
                 continue
+            group = groups[-1]
             if group and (seg.start - group[-1].end > max_pause or seg.end - group[0].start + 2 * pad > max_duration):
-                flush()
-            group.append(seg)
-        flush()
+                groups.append([])
+            groups[-1].append(seg)
+        for group in filter(None, groups):
+            start, end = max(a, group[0].start - pad), min(b, group[-1].end + pad)
+            candidates.append(Candidate(start, end, " ".join(s.text.strip() for s in group), k))
     return candidates, dropped

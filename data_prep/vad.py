@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from data_prep.deps import require
+from omnitalker.deps import require
 
 VAD_RATE = 16_000
 _MODEL = None
 
 
-def speech_segments(audio_16k: np.ndarray, threshold: float = 0.5, min_silence_s: float = 0.3) -> list[tuple[float, float]]:
+def speech_segments(
+    audio_16k: np.ndarray, threshold: float = 0.5, min_silence_s: float = 0.3
+) -> list[tuple[float, float]]:
     """(samples,) float32 at 16 kHz -> list of (start_s, end_s) speech regions."""
     global _MODEL
     silero = require("silero_vad", "silero-vad", "speech activity")
@@ -19,8 +21,12 @@ def speech_segments(audio_16k: np.ndarray, threshold: float = 0.5, min_silence_s
     if _MODEL is None:
         _MODEL = silero.load_silero_vad()
     stamps = silero.get_speech_timestamps(
-        torch.from_numpy(np.ascontiguousarray(audio_16k)), _MODEL, threshold=threshold, sampling_rate=VAD_RATE,
-        min_silence_duration_ms=int(min_silence_s * 1000), return_seconds=True,
+        torch.from_numpy(np.ascontiguousarray(audio_16k)),
+        _MODEL,
+        threshold=threshold,
+        sampling_rate=VAD_RATE,
+        min_silence_duration_ms=int(min_silence_s * 1000),
+        return_seconds=True,
     )
     return [(float(s["start"]), float(s["end"])) for s in stamps]
 

@@ -15,18 +15,25 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import torch  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
+import torch
+from omegaconf import OmegaConf
 
-from omnitalker.face.face_model import FaceModel  # noqa: E402
-from omnitalker.face.fitting import FitConfig, fit_track  # noqa: E402
-from omnitalker.face.landmarks import LandmarkerConfig, extract_landmarks  # noqa: E402
+from omnitalker.face.face_model import FaceModel
+from omnitalker.face.fitting import FitConfig, fit_track
+from omnitalker.face.landmarks import LandmarkerConfig, extract_landmarks
 
 
 def main(argv: list[str]) -> None:
     args = OmegaConf.merge(
-        OmegaConf.create({"video": "/work/shared/media/video/mimictalk_Trump_10s.mp4", "frames": 250, "max_side": 1280,
-                          "iterations": FitConfig.iterations, "repeats": 1}),
+        OmegaConf.create(
+            {
+                "video": "/work/shared/media/video/mimictalk_Trump_10s.mp4",
+                "frames": 250,
+                "max_side": 1280,
+                "iterations": FitConfig.iterations,
+                "repeats": 1,
+            }
+        ),
         OmegaConf.from_dotlist(argv),
     )
     torch.set_num_threads(1)
@@ -43,7 +50,10 @@ def main(argv: list[str]) -> None:
         fit_times.append(time.time() - wall)
     fit_wall = min(fit_times)
     result = {
-        "video": args.video, "frames": n, "resolution": f"{track.width}x{track.height}", "max_side": args.max_side,
+        "video": args.video,
+        "frames": n,
+        "resolution": f"{track.width}x{track.height}",
+        "max_side": args.max_side,
         "landmarks_fps_wall": round(n / lm_wall, 1),
         "landmarks_fps_per_cpu_second": round(n / lm_cpu, 1),  # counts all threads MediaPipe/FFmpeg used
         "fit_fps": round(n / fit_wall, 1),

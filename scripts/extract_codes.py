@@ -48,22 +48,36 @@ def main(argv: list[str]) -> int:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     report = result.report()
-    report.update(video=args.video, face_fraction=float(track.detected.mean()),
-                  multi_face_fraction=multi_face_fraction(track, args.extract.checks.min_second_face_ratio))
+    report.update(
+        video=args.video,
+        face_fraction=float(track.detected.mean()),
+        multi_face_fraction=multi_face_fraction(track, args.extract.checks.min_second_face_ratio),
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.npz")
-    np.savez(tmp, codes=result.codes, fps=result.fps, fit_error=result.fit_error, interpolated=result.interpolated,
-             code_names=np.array(CODE_NAMES), scale_ref=result.scale_ref, centre_ref=result.centre_ref,
-             identity=result.identity, report=json.dumps(report))
+    np.savez(
+        tmp,
+        codes=result.codes,
+        fps=result.fps,
+        fit_error=result.fit_error,
+        interpolated=result.interpolated,
+        code_names=np.array(CODE_NAMES),
+        scale_ref=result.scale_ref,
+        centre_ref=result.centre_ref,
+        identity=result.identity,
+        report=json.dumps(report),
+    )
     os.replace(tmp, out)
     if args.overlay:
         from omnitalker.face.overlay import write_overlay
 
         write_overlay(args.video, args.overlay, fitted_landmarks_px(result, model), track.landmarks[..., :2])
     print(json.dumps(report, indent=1))
-    print(f"codes {result.codes.shape} at {result.fps:g} fps -> {out}; mean fit error "
-          f"{report['fit_error_mean']:.2%} of the inter-ocular distance")
+    print(
+        f"codes {result.codes.shape} at {result.fps:g} fps -> {out}; mean fit error "
+        f"{report['fit_error_mean']:.2%} of the inter-ocular distance"
+    )
     return 0
 
 

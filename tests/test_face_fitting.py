@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from omnitalker.constants import BLENDSHAPE_NAMES, CODE_DIM, EXPRESSION_SLICE, EYE_SLICE
+from omnitalker.constants import BLENDSHAPE_NAMES, CODE_DIM, EXPRESSION_SLICE
 from omnitalker.face.errors import NoFaceError
 from omnitalker.face.face_model import FaceModel
 from omnitalker.face.fitting import FitConfig, fit_track, fitted_landmarks_px
@@ -49,7 +49,9 @@ def synthetic_clip(model: FaceModel, frames: int = 40, seed: int = 0, pixel_nois
         detected=np.ones(frames, bool),
         num_faces=np.ones(frames, np.int32),
         second_face_ratio=np.zeros(frames, np.float32),
-        fps=25.0, width=640, height=480,
+        fps=25.0,
+        width=640,
+        height=480,
     )
     return track, codes.numpy(), identity.numpy()
 
@@ -68,7 +70,7 @@ def model() -> FaceModel:
 
 
 def test_fit_recovers_known_codes(model):
-    track, true, identity = synthetic_clip(model)
+    track, true, _ = synthetic_clip(model)
     result = fit_track(track, model, FitConfig())
     codes = result.codes
     assert codes.shape == (40, CODE_DIM) and np.isfinite(codes).all()
@@ -77,7 +79,7 @@ def test_fit_recovers_known_codes(model):
     # pose (rotation) within ~1.5 degrees; translation/scale relative to the clip's median reference
     rot_err = np.degrees(np.abs(codes[:, 51:54] - true[:, 51:54]))
     assert rot_err.mean() < 1.5, rot_err.mean(0)
-    centred = lambda x: x - np.median(x)  # noqa: E731 - references are medians over the clip
+    centred = lambda x: x - np.median(x)
     assert np.abs(centred(codes[:, 54]) - centred(true[:, 54])).mean() < 0.02
     assert np.abs(centred(codes[:, 56]) - centred(true[:, 56])).mean() < 0.01
     # expression: jawOpen follows the truth closely; no constant leak of the 0.3-jawOpen identity into beta

@@ -10,7 +10,11 @@ import pytest
 import torch
 
 from omnitalker.face.errors import (
-    ClipTooShortError, LandmarkerModelNotFoundError, MultipleFacesError, NoFaceError, VideoDecodeError,
+    ClipTooShortError,
+    LandmarkerModelNotFoundError,
+    MultipleFacesError,
+    NoFaceError,
+    VideoDecodeError,
 )
 from omnitalker.face.extract import extract_codes
 from omnitalker.face.landmarks import LandmarkerConfig, extract_landmarks, resolve_landmarker_model

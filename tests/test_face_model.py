@@ -7,10 +7,14 @@ import math
 import pytest
 import torch
 
-from omnitalker.constants import CODE_DIM, EYE_SLICE, POSE_SLICE
+from omnitalker.constants import CODE_DIM, POSE_SLICE
 from omnitalker.face.errors import FaceModelFormatError, FaceModelNotFoundError
 from omnitalker.face.face_model import (
-    DEFAULT_MODEL_PATH, KEYPOINT_GROUPS, OUTER_EYE_CORNERS, FaceModel, to_crop_coordinates,
+    DEFAULT_MODEL_PATH,
+    KEYPOINT_GROUPS,
+    OUTER_EYE_CORNERS,
+    FaceModel,
+    to_crop_coordinates,
 )
 from omnitalker.face.pose import euler_to_matrix, matrix_to_euler, nearest_rotation
 
@@ -18,7 +22,8 @@ from omnitalker.face.pose import euler_to_matrix, matrix_to_euler, nearest_rotat
 def random_model(seed: int = 0) -> FaceModel:
     g = torch.Generator().manual_seed(seed)
     return FaceModel(
-        torch.randn(478, 3, generator=g), 0.05 * torch.randn(51, 478, 3, generator=g),
+        torch.randn(478, 3, generator=g),
+        0.05 * torch.randn(51, 478, 3, generator=g),
         0.05 * torch.randn(4, 478, 3, generator=g),
     )
 

@@ -12,11 +12,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # data_prep/ is a top-level folder of the repo
 
-from data_prep import prepare  # noqa: E402
-from data_prep.config import PrepConfig  # noqa: E402
-from data_prep.process_video import video_id_for  # noqa: E402
-from data_prep.segment import group_segments  # noqa: E402
-from data_prep.asr import Segment  # noqa: E402
+from data_prep import prepare
+from omnitalker.audio.asr import Segment
+from data_prep.config import PrepConfig
+from data_prep.process_video import video_id_for
+from data_prep.segment import group_segments
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 SHORT_TALK = MEDIA / "hard" / "vexpress_RD_Radio10_0_clip_0.mp4"  # 2.1 s, one speaker, real speech
@@ -25,8 +25,13 @@ pytestmark = pytest.mark.skipif(not SHORT_TALK.is_file(), reason="shared media n
 
 
 def test_grouping_respects_shots_and_durations():
-    segs = [Segment(0.0, 2.0, "a"), Segment(2.2, 4.0, "b"), Segment(6.0, 7.0, "c"), Segment(7.5, 30.0, "d"),
-            Segment(31.0, 33.0, "e")]
+    segs = [
+        Segment(0.0, 2.0, "a"),
+        Segment(2.2, 4.0, "b"),
+        Segment(6.0, 7.0, "c"),
+        Segment(7.5, 30.0, "d"),
+        Segment(31.0, 33.0, "e"),
+    ]
     shots = [(0.0, 5.0), (5.0, 40.0)]
     cands, dropped = group_segments(segs, shots, max_duration=10.0, max_pause=1.0, pad=0.1)
     assert [(c.text, c.shot) for c in cands] == [("a b", 0), ("c", 1), ("e", 1)]
@@ -104,3 +109,11 @@ def test_pipeline_writes_rejects_and_resumes(tmp_path, monkeypatch):
     assert not (out / "corpus" / vid / "stale.tmp").exists()
     assert summary["clips"] == 1 and len(CorpusReader(out / "corpus")) == 1
     assert np.isfinite(CorpusReader(out / "corpus")[0].codes).all()
+
+
+def test_missing_optional_dependency_names_the_pip_package():
+    from omnitalker.deps import MissingDependencyError, require
+
+    with pytest.raises(MissingDependencyError, match="pip install not-a-real-package"):
+        require("not_a_real_module_xyz", "not-a-real-package", "shot detection")
+    assert require("json", "json", "test").dumps([1]) == "[1]"

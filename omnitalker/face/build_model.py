@@ -15,7 +15,8 @@ Method:
 4. Gaze per frame from the iris centres relative to the eye corners (`measure_gaze`), zero = the dataset mean.
 5. Within-video (fixed-effects) ridge regression of the canonical landmarks on the 51 MediaPipe blendshape scores
    (all non-iris rows) and, for each eye's 5 iris rows, on that eye's 2 gaze angles only (the eyeball does not move
-   with expressions): removing per-video means first keeps identity differences out of the bases. The mean shape is the global mean at zero code.
+   with expressions): removing per-video means first keeps identity differences out of the bases. The mean shape
+   is the global mean at zero code.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ import torch
 
 from omnitalker.constants import BLENDSHAPE_NAMES
 from omnitalker.face.face_model import (
-    DEFAULT_MODEL_PATH, HEAD_CENTER_DEPTH, IRIS_INDICES, LEFT_IRIS, NUM_LANDMARKS, OUTER_EYE_CORNERS, RIGHT_IRIS,
+    DEFAULT_MODEL_PATH,
+    HEAD_CENTER_DEPTH,
+    IRIS_INDICES,
+    LEFT_IRIS,
+    NUM_LANDMARKS,
+    OUTER_EYE_CORNERS,
+    RIGHT_IRIS,
     FaceModel,
 )
 from omnitalker.face.geometry import RIGID_INDICES, measure_gaze, similarity_align, to_canonical
@@ -162,7 +169,9 @@ def build_face_model(tracks: Sequence[LandmarkTrack], ridge: float = 1e-2, gpa_r
         "gaze_neutral_offset": raw.mean(axis=0).round(5).tolist(),
     }
     return FaceModel(
-        torch.from_numpy(mean_shape).float(), torch.from_numpy(exp_basis).float(), torch.from_numpy(eye_basis).float(),
+        torch.from_numpy(mean_shape).float(),
+        torch.from_numpy(exp_basis).float(),
+        torch.from_numpy(eye_basis).float(),
         build_info=info,
     )
 

@@ -105,7 +105,11 @@ class FaceModel(nn.Module):
     ) -> None:
         super().__init__()
         n = mean_shape.shape[0]
-        expected = {"mean_shape": (n, 3), "exp_basis": (len(BLENDSHAPE_NAMES), n, 3), "eye_basis": (len(EYE_NAMES), n, 3)}
+        expected = {
+            "mean_shape": (n, 3),
+            "exp_basis": (len(BLENDSHAPE_NAMES), n, 3),
+            "eye_basis": (len(EYE_NAMES), n, 3),
+        }
         for name, tensor in (("mean_shape", mean_shape), ("exp_basis", exp_basis), ("eye_basis", eye_basis)):
             if tuple(tensor.shape) != expected[name]:
                 raise FaceModelFormatError(f"{name} has shape {tuple(tensor.shape)}, expected {expected[name]}")
@@ -163,7 +167,9 @@ class FaceModel(nn.Module):
         """(..., 61) codes -> (..., K, 3) posed renderer keypoints (only the K rows are computed)."""
         self._check_codes(codes)
         idx = self.keypoint_indices
-        out = self.mean_shape[idx] + torch.einsum("...e,ekc->...kc", codes[..., EXPRESSION_SLICE], self.exp_basis[:, idx])
+        out = self.mean_shape[idx] + torch.einsum(
+            "...e,ekc->...kc", codes[..., EXPRESSION_SLICE], self.exp_basis[:, idx]
+        )
         out = out + torch.einsum("...g,gkc->...kc", codes[..., EYE_SLICE], self.eye_basis[:, idx])
         if identity is not None:
             out = out + identity[..., idx, :]
@@ -176,7 +182,9 @@ class FaceModel(nn.Module):
     @staticmethod
     def _check_codes(codes: Tensor) -> None:
         if codes.shape[-1] != CODE_DIM:
-            raise ValueError(f"visual codes must have {CODE_DIM} values in the last dimension, got shape {tuple(codes.shape)}")
+            raise ValueError(
+                f"visual codes must have {CODE_DIM} values in the last dimension, got shape {tuple(codes.shape)}"
+            )
 
     # --- persistence ----------------------------------------------------------------------------------------------
 
@@ -205,7 +213,7 @@ class FaceModel(nn.Module):
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: str | Path) -> "FaceModel":
+    def load(cls, path: str | Path) -> FaceModel:
         """Read a file written by `save`; raises FaceModelNotFoundError / FaceModelFormatError naming the file."""
         from safetensors import safe_open
 
@@ -239,6 +247,6 @@ class FaceModel(nn.Module):
         )
 
     @classmethod
-    def default(cls) -> "FaceModel":
+    def default(cls) -> FaceModel:
         """The face model shipped with the package (`omnitalker/face/assets/face_model_v1.safetensors`)."""
         return cls.load(DEFAULT_MODEL_PATH)

@@ -14,8 +14,9 @@ minimise over (pose_t, beta_t in [0,1]^51, gamma_t, D)
 The priors anchor the gauge between D and beta (a constant offset could otherwise move freely between them):
 MediaPipe's blendshape network is trained to be identity-independent, so a per-clip constant difference between
 geometry and scores is explained by D, not by beta ("identity does not leak into beta"). Bounds are kept by
-projected Adam (clamp to [0, 1] after every step). Initialisation: similarity alignment of the mean shape to the
-MediaPipe 3-D landmarks (pose), MediaPipe's scores (beta), iris-based gaze (gamma), D = 0.
+projected Adam (clamp to [0, 1] after every step; cosine learning-rate decay). Initialisation: similarity
+alignment of the mean shape to the MediaPipe 3-D landmarks (pose), MediaPipe's scores (beta), iris-based gaze
+(gamma), D = 0.
 
 Frames without a detection are filled by linear interpolation of the observations (initialisation only), carry no
 data term, get their values from the smoothness terms, and are flagged in `FitResult.interpolated`.
@@ -152,6 +153,7 @@ def fit_track(track: LandmarkTrack, model: FaceModel, config: FitConfig | None =
     target = (obs - centre) / scale_ref  # (T, 478, 2) face units
     params = [euler, trans, log_s, beta, gamma, identity]
     optim = torch.optim.Adam(params, lr=config.lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optim, config.iterations, eta_min=0.05 * config.lr)
     wsum = weight.sum().clamp(min=1.0)
     for _ in range(config.iterations):
         optim.zero_grad(set_to_none=True)
@@ -168,6 +170,7 @@ def fit_track(track: LandmarkTrack, model: FaceModel, config: FitConfig | None =
             loss = loss + config.w_smooth_pose * (pose.diff(n=2, dim=0) ** 2).sum(-1).mean()
         loss.backward()
         optim.step()
+        schedule.step()
         with torch.no_grad():
             beta.clamp_(0.0, 1.0)
     with torch.no_grad():

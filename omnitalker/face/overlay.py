@@ -23,7 +23,10 @@ def _draw_points(frame: np.ndarray, points: np.ndarray, color: tuple[int, int, i
 
 
 def write_overlay(
-    video_path: str | Path, out_path: str | Path, fitted_px: np.ndarray, observed_px: np.ndarray | None = None,
+    video_path: str | Path,
+    out_path: str | Path,
+    fitted_px: np.ndarray,
+    observed_px: np.ndarray | None = None,
     max_side: int | None = 720,
 ) -> None:
     """Write an h264 mp4 (no audio) with the landmarks drawn; positions are in pixels of the original video."""

@@ -58,7 +58,7 @@ def probe_video(path: str | Path) -> VideoInfo:
             duration = container.duration / 1_000_000
         else:
             duration = stream.frames / fps if stream.frames else 0.0
-        num_frames = int(stream.frames) if stream.frames else int(round(duration * fps))
+        num_frames = int(stream.frames) if stream.frames else round(duration * fps)
         audio = container.streams.audio[0] if container.streams.audio else None
         return VideoInfo(
             path=str(path),
@@ -80,7 +80,7 @@ def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int
     if not max_side or max(width, height) <= max_side:
         return width, height
     f = max_side / max(width, height)
-    return max(2, int(round(width * f / 2)) * 2), max(2, int(round(height * f / 2)) * 2)
+    return max(2, round(width * f / 2) * 2), max(2, round(height * f / 2) * 2)
 
 
 def iter_frames(
@@ -93,7 +93,6 @@ def iter_frames(
     container = _open(path)
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
         width, height = scaled_size(stream.codec_context.width, stream.codec_context.height, max_side)
         index = -1
         for frame in container.decode(stream):

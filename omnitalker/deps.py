@@ -16,5 +16,5 @@ def require(module: str, pip_name: str, stage: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependencyError(
-            f"data preparation stage '{stage}' needs the package `{pip_name}`: pip install {pip_name} ({exc})"
+            f"the {stage} stage needs the package `{pip_name}`: pip install {pip_name} ({exc})"
         ) from exc
