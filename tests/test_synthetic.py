@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -11,7 +12,6 @@ import av
 import librosa
 import numpy as np
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # data_prep/ is a top-level folder of the repo
 
@@ -41,8 +41,8 @@ YAW = 51
 
 @pytest.fixture(scope="module")
 def sessions():
-    """Codes-only sessions: the 4 archetype speakers x 2 sources x 4 utterances (no rendering)."""
-    return {(i, s): generate_session(spk, i, s, clips_per_source=4, seed=0) for i, spk in enumerate(ARCHETYPES)
+    """Codes-only sessions (no rendering): the 4 archetype speakers x 2 sources x 6 utterances (~25 s each)."""
+    return {(i, s): generate_session(spk, i, s, clips_per_source=6, seed=0) for i, spk in enumerate(ARCHETYPES)
             for s in range(2)}
 
 
@@ -131,7 +131,7 @@ def test_codes_shape_and_ranges(sessions):
         assert np.abs(codes[:, 57:61]).max() < 0.6
         spans = session.speech.clips
         assert spans[0].start_frame == 0 and spans[-1].end_frame == codes.shape[0]
-        assert all(a.end_frame == b.start_frame for a, b in zip(spans[:-1], spans[1:]))  # clips tile the source
+        assert all(a.end_frame == b.start_frame for a, b in itertools.pairwise(spans))  # clips tile the source
 
 
 def test_jaw_follows_speech_energy_without_lag(sessions):
@@ -163,7 +163,7 @@ def test_speaker_styles_differ_and_are_consistent(sessions):
         for freq in (freq_a, freq_b):
             assert abs(freq - style.head_freq) < 0.25 * style.head_freq + 0.08, (i, freq, style.head_freq)
         for blink in (blink_a, blink_b):
-            assert abs(blink - style.blink_rate_per_min) < 0.55 * style.blink_rate_per_min, (i, blink)
+            assert abs(blink - style.blink_rate_per_min) < 0.45 * style.blink_rate_per_min, (i, blink)
     mean = {i: np.mean([stats[(i, 0)], stats[(i, 1)]], axis=0) for i in range(4)}
     for i in range(4):
         for j in range(i + 1, 4):

@@ -76,7 +76,7 @@ def _viseme_timeline(speech: SessionSpeech, num_fine: int) -> np.ndarray:
         stop = ends[utterance]
         if k + 1 < len(events):
             stop = min(stop, events[k + 1].start)
-        a, b = int(round(ev.start * FINE_RATE)), int(round(stop * FINE_RATE))
+        a, b = round(ev.start * FINE_RATE), round(stop * FINE_RATE)
         out[max(a, 0):min(b, num_fine)] = viseme(ev.phoneme)
     return out
 
@@ -162,7 +162,7 @@ def session_codes(speech: SessionSpeech, style: SpeakerStyle, rng: np.random.Gen
     jaw_v, rounded, spread, closure, labiodental = (np.interp(t, fine_t, fine[:, c]) for c in range(5))
     gate = np.clip(energy * 3.0, 0.0, 1.0)  # visemes only where there is sound
     art = style.articulation
-    jaw = np.clip(art * (0.5 * jaw_v * gate + 0.5 * energy ** 1.5), 0.0, 1.0)
+    jaw = np.clip(art * (0.35 * jaw_v * gate + 0.3 * energy ** 1.5), 0.0, 1.0)  # speech rarely opens past ~0.6
     codes[:, _B["jawOpen"]] = jaw
     codes[:, _B["mouthClose"]] = np.minimum(jaw, 0.9 * closure * gate)  # lips sealed, never more than the jaw opens
     codes[:, _B["mouthFunnel"]] = np.clip(style.rounding * 0.55 * rounded * gate, 0, 1)

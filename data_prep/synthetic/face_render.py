@@ -4,9 +4,9 @@ Per batch of frames: the rig turns codes into driving keypoints; every non-stati
 rasterised in the driving frame (batched over frames and over chunks of similar-sized triangles) to get, for each
 output pixel, the photo position it comes from (barycentric interpolation of the rest keypoints). That map is
 computed at ``map_resolution`` and upsampled bilinearly (it is piecewise linear, so this only rounds the creases),
-then ``grid_sample`` pulls the texture. The mouth opening (the triangles between the upper-teeth edge and the lower
-lip) is rasterised at full resolution with 4x supersampling and painted as a mouth cavity (shadow under the teeth,
-dark mouth, tongue), so the mouth visibly opens with ``jawOpen``.
+then ``grid_sample`` pulls the texture. The mouth opening (between the upper-teeth edge and the lower inner lip, two
+x-monotonic polylines) is painted at full resolution with vertical anti-aliasing as a mouth cavity (shadow under the
+teeth, dark mouth, tongue), so the mouth visibly opens with ``jawOpen``.
 """
 
 from __future__ import annotations
@@ -64,13 +64,14 @@ class FaceRenderer:
         out = self._identity.expand(b, -1, -1).clone()  # (B, R*R, 2); static triangles keep the identity
         for tids in self._chunks:
             dst = driving[:, self.rig.triangles[tids]]  # (B, Tc, 3, 2)
-            lo = ((dst.amin(dim=(0, 2)) + 0.5) / step - 0.5).floor().clamp(0, r - 1).long()  # (Tc, 2) union bbox
-            hi = ((dst.amax(dim=(0, 2)) + 0.5) / step - 0.5).ceil().clamp(0, r - 1).long() + 1
-            size = hi - lo  # (Tc, 2)
-            wm, hm = int(size[:, 0].max()), int(size[:, 1].max())
+            # per-frame boxes (the head moves between frames) sharing one padded size per chunk
+            lo = ((dst.amin(dim=2) + 0.5) / step - 0.5).floor().clamp(0, r - 1).long()  # (B, Tc, 2)
+            hi = ((dst.amax(dim=2) + 0.5) / step - 0.5).ceil().clamp(0, r - 1).long() + 1
+            size = hi - lo  # (B, Tc, 2)
+            wm, hm = int(size[..., 0].max()), int(size[..., 1].max())
             ix, iy = torch.arange(wm), torch.arange(hm)
-            gx = (lo[:, 0:1] + ix).clamp(max=r - 1)  # (Tc, wm)
-            gy = (lo[:, 1:2] + iy).clamp(max=r - 1)  # (Tc, hm)
+            gx = (lo[..., 0:1] + ix).clamp(max=r - 1)  # (B, Tc, wm)
+            gy = (lo[..., 1:2] + iy).clamp(max=r - 1)  # (B, Tc, hm)
             # barycentric coordinates are affine in (x, y): l = col(x) + row(y), one broadcast add per pixel
             v0 = dst[:, :, 0]  # (B, Tc, 2)
             e1 = dst[:, :, 1] - v0
@@ -78,11 +79,11 @@ class FaceRenderer:
             det = e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]  # (B, Tc)
             ok = det.abs() > 1e-6
             inv = 1.0 / torch.where(ok, det, torch.ones_like(det))
-            xs = self._coords[gx].unsqueeze(0) - v0[..., 0:1]  # (B, Tc, wm)
-            ys = self._coords[gy].unsqueeze(0) - v0[..., 1:2]  # (B, Tc, hm)
+            xs = self._coords[gx] - v0[..., 0:1]  # (B, Tc, wm)
+            ys = self._coords[gy] - v0[..., 1:2]  # (B, Tc, hm)
             far = torch.tensor(-1e9)
-            col_ok = (ix < size[:, 0:1]).unsqueeze(0) & ok.unsqueeze(-1)  # (B, Tc, wm) padding/degenerate -> out
-            row_ok = (iy < size[:, 1:2]).unsqueeze(0)  # (1, Tc, hm)
+            col_ok = (ix < size[..., 0:1]) & ok.unsqueeze(-1)  # (B, Tc, wm) padding/degenerate -> outside
+            row_ok = iy < size[..., 1:2]  # (B, Tc, hm)
             col1 = torch.where(col_ok, xs * (inv * e2[..., 1]).unsqueeze(-1), far).unsqueeze(2)  # (B, Tc, 1, wm)
             col2 = torch.where(col_ok, -xs * (inv * e1[..., 1]).unsqueeze(-1), far).unsqueeze(2)
             row1 = torch.where(row_ok, -ys * (inv * e2[..., 0]).unsqueeze(-1), far).unsqueeze(3)  # (B, Tc, hm, 1)
@@ -101,7 +102,7 @@ class FaceRenderer:
             b_i = torch.div(rest, len(tids), rounding_mode="floor")
             src = self._tri_src[tids][t_i]  # (n, 3, 2)
             values = src[:, 0] + l1 * (src[:, 1] - src[:, 0]) + l2 * (src[:, 2] - src[:, 0])  # (n, 2)
-            out.view(-1, 2)[b_i * (r * r) + gy[t_i, y_i] * r + gx[t_i, x_i]] = values
+            out.view(-1, 2)[b_i * (r * r) + gy[b_i, t_i, y_i] * r + gx[b_i, t_i, x_i]] = values
         return out.view(b, r, r, 2)
 
     def mouth_cavity(self, driving: Tensor) -> tuple[tuple[slice, slice], Tensor, Tensor] | None:
@@ -139,8 +140,9 @@ class FaceRenderer:
         driving = self.rig.driving_points(codes)  # (B, P, 2)
         grid = (self.source_map(driving) + 0.5) * (2.0 / RENDER_SIZE) - 1.0  # (B, R, R, 2) in grid_sample's [-1, 1]
         if self.map_resolution != RENDER_SIZE:  # bilinear upsampling commutes with the affine normalisation
-            grid = F.interpolate(grid.permute(0, 3, 1, 2), size=(RENDER_SIZE, RENDER_SIZE), mode="bilinear",
-                                 align_corners=False).permute(0, 2, 3, 1)  # (B, 512, 512, 2)
+            grid = grid.permute(0, 3, 1, 2).contiguous()  # (B, 2, R, R): the fast layout for interpolate
+            grid = F.interpolate(grid, size=(RENDER_SIZE, RENDER_SIZE), mode="bilinear", align_corners=False)
+            grid = grid.permute(0, 2, 3, 1)  # (B, 512, 512, 2) view; grid_sample reads it without a copy
         frames = F.grid_sample(self.texture.expand(codes.shape[0], -1, -1, -1), grid, mode="bilinear",
                                padding_mode="border", align_corners=False)  # (B, 3, 512, 512)
         cavity = self.mouth_cavity(driving)

@@ -82,8 +82,8 @@ _KEYPOINTS: dict[str, tuple[float, float, float, str]] = {
     "hair10": (428, 160, 1.00, "head"), "hair11": (430, 220, 1.00, "head"), "hair12": (410, 280, 1.00, "head"),
     "hair13": (372, 312, 1.00, "head"),
     # neck and shoulders: static (the body does not follow the head)
-    "neck1": (150, 440, 0.0, "static"), "neck2": (200, 462, 0.0, "static"), "neck3": (250, 470, 0.0, "static"),
-    "neck4": (300, 455, 0.0, "static"), "neck5": (335, 432, 0.0, "static"),
+    "neck1": (148, 452, 0.0, "static"), "neck2": (200, 488, 0.0, "static"), "neck3": (250, 498, 0.0, "static"),
+    "neck4": (300, 484, 0.0, "static"), "neck5": (338, 445, 0.0, "static"),
     # static ring in the background around the hair: the background outside it never moves (no warp needed there)
     "ring1": (68, 52, 0.0, "static"), "ring2": (30, 160, 0.0, "static"), "ring3": (28, 228, 0.0, "static"),
     "ring4": (55, 295, 0.0, "static"), "ring5": (92, 330, 0.0, "static"), "ring6": (378, 12, 0.0, "static"),
@@ -133,13 +133,13 @@ def _expression_basis() -> np.ndarray:
     lower_lip = LOWER_INNER_LIP + ("lo1", "lo2", "lo3", "lo4", "lo5")
     # jaw: the lower lip and chin drop; contour points drop in proportion to how low they sit (jaw hinge rotation)
     move("jawOpen", lower_lip, 0, 40)
-    move("jawOpen", ("chin", "c8"), 0, 40)
-    move("jawOpen", ("rchin", "c7"), 2, 36)
-    move("jawOpen", ("lchin", "c9"), -2, 36)
-    move("jawOpen", ("c6",), 3, 28)
-    move("jawOpen", ("c10",), -3, 28)
-    move("jawOpen", ("c5",), 3, 18)
-    move("jawOpen", ("c11",), -3, 18)
+    move("jawOpen", ("chin", "c8"), 0, 34)
+    move("jawOpen", ("rchin", "c7"), 2, 31)
+    move("jawOpen", ("lchin", "c9"), -2, 31)
+    move("jawOpen", ("c6",), 3, 24)
+    move("jawOpen", ("c10",), -3, 24)
+    move("jawOpen", ("c5",), 3, 16)
+    move("jawOpen", ("c11",), -3, 16)
     move("jawOpen", ("c4",), 2, 9)
     move("jawOpen", ("c12",), -2, 9)
     move("jawOpen", ("mouth_rcorner",), 3, 12)
@@ -178,7 +178,7 @@ def _expression_basis() -> np.ndarray:
         move(f"browDown{side}", (f"{brow}3", f"{brow}4", f"{brow}5"), -3 * sgn, 6)
         move(f"browDown{side}", (f"{brow}1", f"{brow}2"), 0, 3)
         move(f"noseSneer{side}", "lnostril" if side == "Left" else "rnostril", 0, -3)
-        move(f"cheekPuff", "lcheek_low" if side == "Left" else "rcheek_low", 6 * sgn, 0)
+        move("cheekPuff", "lcheek_low" if side == "Left" else "rcheek_low", 6 * sgn, 0)
     move("browInnerUp", ("rbrow4", "rbrow5", "lbrow4", "lbrow5"), 0, -8)
     move("browInnerUp", ("rbrow3", "lbrow3"), 0, -4)
     # lip rounding: corners move in, the opening gets rounder / the lips protrude
@@ -216,8 +216,9 @@ class FaceRig:
 
     ``points`` (P, 2) rest positions in pixels (face, head, static and border points); ``depth`` (P,) pixels into the
     scene; ``movable`` (P,) bool (False for neck/border anchors); ``triangles`` (T, 3) long mesh over ``points``;
-    ``cavity`` (T,) bool triangles that form the mouth opening; ``cavity_v`` (P,) 0 on the upper teeth edge, 1 on the
-    lower lip, 0.5 at the corners; ``expression_basis`` (51, P, 2); ``center`` (3,) rotation centre in pixels.
+    ``cavity`` (T,) bool triangles that tile the mouth opening (between the upper-teeth edge and the lower inner lip;
+    the renderer paints that region as the inside of the mouth); ``expression_basis`` (51, P, 2); ``center`` (3,)
+    rotation centre in pixels.
     """
 
     points: Tensor
@@ -225,10 +226,10 @@ class FaceRig:
     movable: Tensor
     triangles: Tensor
     cavity: Tensor
-    cavity_v: Tensor
     expression_basis: Tensor
     center: Tensor
-    names: tuple[str, ...]
+    names: tuple[str, ...]  # (P,) keypoint names
+    groups: tuple[str, ...]  # (P,) "face" (expression + pose), "head" (pose only), "static" or "border"
 
     @property
     def num_points(self) -> int:
@@ -325,17 +326,15 @@ def default_rig() -> FaceRig:
     open_pose = points + 0.6 * basis[BLENDSHAPE_NAMES.index("jawOpen")]
     triangles, cavity = _triangulate(open_pose, ring)
 
-    cavity_v = np.zeros(len(points))
-    cavity_v[_idx(*LOWER_INNER_LIP)] = 1.0
-    cavity_v[_idx("mouth_rcorner", "mouth_lcorner")] = 0.5
     face_mask = np.array([g == "face" for g in groups])
     center = np.array([*face[face_mask].mean(axis=0), depth[: len(face)][face_mask].mean()
                        + HEAD_CENTER_DEPTH_FU * FACE_UNIT_PX])
     f32 = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
     return FaceRig(
         points=f32(points), depth=f32(depth), movable=torch.tensor(movable), triangles=torch.tensor(triangles),
-        cavity=torch.tensor(cavity), cavity_v=f32(cavity_v), expression_basis=f32(basis), center=f32(center),
+        cavity=torch.tensor(cavity), expression_basis=f32(basis), center=f32(center),
         names=KEYPOINT_NAMES + tuple(f"border{i}" for i in range(len(border))),
+        groups=tuple(groups) + ("border",) * len(border),
     )
 
 

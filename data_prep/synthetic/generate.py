@@ -19,8 +19,10 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,9 +32,12 @@ from data_prep.synthetic.codes import frame_energy, session_codes
 from data_prep.synthetic.face_render import FaceRenderer
 from data_prep.synthetic.mp4 import Mp4Writer
 from data_prep.synthetic.sentences import pick_sentences
-from data_prep.synthetic.session import SessionSpeech, build_session
+from data_prep.synthetic.session import ClipSpan, SessionSpeech, build_session
 from data_prep.synthetic.style import SpeakerStyle, make_speakers
 from omnitalker.constants import RENDER_SIZE
+
+if TYPE_CHECKING:
+    from omnitalker.data import CorpusWriter
 
 MARKER_NAME = "synthetic_corpus.json"
 FORMAT_VERSION = 1
@@ -60,7 +65,7 @@ class SyntheticCorpusConfig:
     map_resolution: int = 256
     render_batch: int = 16
     shard_size_mb: float = 256.0
-    num_threads: int = 0  # torch intra-op threads for rendering; 0 = leave torch's default
+    num_threads: int = 1  # torch threads while rendering (small ops: 1 is fastest on a busy machine); 0 = torch default
     overwrite: bool = False
     progress: bool = True
 
@@ -116,25 +121,6 @@ def generate_session(speaker: SpeakerStyle, speaker_index: int, source_index: in
     return SyntheticSession(source_id_for(speaker, source_index), speaker, speech, codes)
 
 
-def _speaking_rate(text: str, seconds: float) -> float:
-    from omnitalker.text import length_units
-
-    return float(length_units(text)) / max(seconds, 1e-3)
-
-
-def _clip_quality(session: SyntheticSession, start: int, end: int, face_area: float, text: str,
-                  speech_seconds: float) -> dict[str, float]:
-    energy = frame_energy(session.speech.audio[start * session.speech.samples_per_frame:
-                                               end * session.speech.samples_per_frame],
-                          session.speech.samples_per_frame)
-    return {
-        "fit_error": 0.0,  # the codes are the ground truth that drew the frames
-        "face_area": float(face_area),
-        "speech_ratio": float(np.mean(energy > 0.15)),
-        "speaking_rate": _speaking_rate(text, speech_seconds),
-    }
-
-
 def _face_area(driving: np.ndarray, face_mask: np.ndarray) -> float:
     """Mean area of the face keypoints' bounding box as a fraction of the frame (a face detector's view)."""
     pts = driving[:, face_mask]  # (frames, K, 2)
@@ -169,9 +155,119 @@ def _prepare_output(out: Path, overwrite: bool) -> Path:
     return partial
 
 
+class _CorpusBuilder:
+    """Renders sessions clip by clip and writes every output of one corpus (see the module docstring)."""
+
+    def __init__(self, config: SyntheticCorpusConfig, root: Path, writer: CorpusWriter) -> None:
+        self.config = config
+        self.root = root
+        self.writer = writer
+        self.renderer = FaceRenderer(map_resolution=config.map_resolution, batch_size=config.render_batch)
+        rig = self.renderer.rig
+        self.face_mask = np.array([g == "face" for g in rig.groups])  # what a face detector would box
+        self.saved_mask = rig.movable.numpy()  # face + hair keypoints go into the ground truth
+        self.saved_names = np.array([n for n, keep in zip(rig.names, self.saved_mask) if keep])
+        self.manifest: list[dict] = []
+        self.total_seconds = 0.0
+        for sub in ("clips", "sources", "ground_truth/sources"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+
+    def add_session(self, session: SyntheticSession, on_clip: Callable[[], None]) -> None:
+        """Render the session's clips (also streamed into the source mp4) and write all their outputs."""
+        cfg = self.config
+        source_writer = (Mp4Writer(self.root / "sources" / f"{session.source_id}.mp4", cfg.fps, RENDER_SIZE,
+                                   crf=cfg.crf, preset=cfg.x264_preset) if cfg.write_source_videos else None)
+        try:
+            for clip in session.speech.clips:
+                self._add_clip(session, clip, source_writer)
+                on_clip()
+            if source_writer is not None:
+                source_writer.close()
+        except BaseException:
+            if source_writer is not None:
+                source_writer.abort()
+            raise
+        speech = session.speech
+        _write_npz_atomic(
+            self.root / "ground_truth" / "sources" / f"{session.source_id}.npz",
+            codes=session.codes, fps=np.float32(cfg.fps),
+            clip_bounds=np.array([[c.start_frame, c.end_frame] for c in speech.clips], np.int64),
+            phoneme_times=np.array([p.start for p in speech.phonemes], np.float32),
+            phoneme_labels=np.array([p.phoneme for p in speech.phonemes]),
+            word_times=np.array([w.start for w in speech.words], np.float32),
+            speaker_id=np.array(session.speaker.speaker_id),
+        )
+
+    def _render(self, codes: np.ndarray, audio: np.ndarray, spf: int, source_writer: Mp4Writer | None) -> bytes:
+        """Frames for ``codes`` -> the clip's mp4 bytes (and the same frames appended to the source video)."""
+        cfg = self.config
+        clip_writer = Mp4Writer(None, cfg.fps, RENDER_SIZE, crf=cfg.crf, preset=cfg.x264_preset)
+        for a in range(0, codes.shape[0], cfg.render_batch):
+            b = min(a + cfg.render_batch, codes.shape[0])
+            frames = self.renderer.render(codes[a:b])  # (b-a, 512, 512, 3) uint8
+            chunk = audio[a * spf:b * spf]
+            clip_writer.add(frames, chunk)
+            if source_writer is not None:
+                source_writer.add(frames, chunk)
+        return clip_writer.close()
+
+    def _add_clip(self, session: SyntheticSession, clip: ClipSpan, source_writer: Mp4Writer | None) -> None:
+        from omnitalker.data import ClipRecord
+        from omnitalker.text import length_units
+
+        cfg, speech, speaker = self.config, session.speech, session.speaker
+        spf = speech.samples_per_frame
+        clip_id = clip_id_for(session.source_id, clip.index)
+        codes = session.codes[clip.start_frame:clip.end_frame]  # (n, 61)
+        audio = speech.audio[clip.start_frame * spf:clip.end_frame * spf]  # (n * spf,)
+        driving = self.renderer.rig.driving_points(torch.from_numpy(codes)).numpy()  # (n, P, 2)
+        video = self._render(codes, audio, spf, source_writer)
+        if cfg.write_clip_videos:
+            tmp = self.root / "clips" / f".{clip_id}.mp4.tmp"
+            tmp.write_bytes(video)
+            os.replace(tmp, self.root / "clips" / f"{clip_id}.mp4")
+
+        t0 = clip.start_frame / cfg.fps
+        spoken = [p for p in speech.phonemes if clip.speech_start - 1e-6 <= p.start < clip.speech_end]
+        words = [w.start - t0 for w in speech.words if clip.speech_start - 1e-6 <= w.start < clip.speech_end]
+        _write_npz_atomic(
+            self.root / "ground_truth" / f"{clip_id}.npz",
+            codes=codes, fps=np.float32(cfg.fps), keypoints=driving[:, self.saved_mask].astype(np.float32),
+            keypoint_names=self.saved_names, phoneme_times=np.array([p.start - t0 for p in spoken], np.float32),
+            phoneme_labels=np.array([p.phoneme for p in spoken]), word_times=np.array(words, np.float32),
+            text=np.array(clip.text), speaker_id=np.array(speaker.speaker_id), source_id=np.array(session.source_id),
+            start_frame=np.int64(clip.start_frame), end_frame=np.int64(clip.end_frame),
+        )
+
+        energy = frame_energy(audio, spf)
+        quality = {
+            "fit_error": 0.0,  # the codes are the ground truth that drew the frames
+            "face_area": _face_area(driving, self.face_mask),
+            "speech_ratio": float(np.mean(energy > 0.15)),
+            "speaking_rate": float(length_units(clip.text)) / max(clip.speech_end - clip.speech_start, 1e-3),
+        }
+        extra = {"synthetic": True, "generator": "data_prep.synthetic", "seed": cfg.seed, "voice": speaker.voice.name,
+                 "start_s": t0, "end_s": clip.end_frame / cfg.fps, "speech_start_s": clip.speech_start - t0,
+                 "speech_end_s": clip.speech_end - t0, "source_video": f"sources/{session.source_id}.mp4"}
+        self.writer.add(ClipRecord(
+            clip_id=clip_id, source_id=session.source_id, speaker_id=speaker.speaker_id, language=speaker.language,
+            text=clip.text, codes=codes, fps=float(cfg.fps), audio=audio, mel=None,
+            video=video if cfg.video_in_corpus else None, quality=quality, extra=extra,
+        ))
+        duration = codes.shape[0] / cfg.fps
+        self.total_seconds += duration
+        self.manifest.append({
+            "clip_id": clip_id, "source_id": session.source_id, "speaker_id": speaker.speaker_id,
+            "language": speaker.language, "text": clip.text, "num_frames": int(codes.shape[0]), "duration": duration,
+            "start_frame": clip.start_frame, "end_frame": clip.end_frame,
+            "video": f"clips/{clip_id}.mp4" if cfg.write_clip_videos else None,
+            "ground_truth": f"ground_truth/{clip_id}.npz",
+        })
+
+
 def generate_corpus(config: SyntheticCorpusConfig) -> dict:
     """Generate the whole corpus described by ``config``; returns the summary also stored in the marker file."""
-    from omnitalker.data import ClipRecord, CorpusWriter
+    from omnitalker.data import CorpusWriter
 
     config.validate()
     out = Path(config.out)
@@ -182,113 +278,31 @@ def generate_corpus(config: SyntheticCorpusConfig) -> dict:
     started = time.time()
     try:
         speakers = make_speakers(config.num_speakers, config.seed)
-        renderer = FaceRenderer(map_resolution=config.map_resolution, batch_size=config.render_batch)
-        rig = renderer.rig
-        face_mask = np.array([n in rig.names[: len(rig.names)] and not n.startswith(("border", "ring", "neck", "hair"))
-                              for n in rig.names])
-        saved_mask = rig.movable.numpy()  # face + hair keypoints go into the ground truth
-        saved_names = [n for n, keep in zip(rig.names, saved_mask) if keep]
-        for sub in ("clips", "sources", "ground_truth/sources"):
-            (partial / sub).mkdir(parents=True, exist_ok=True)
-        manifest: list[dict] = []
         total_clips = config.num_speakers * config.sources_per_speaker * config.clips_per_source
-        total_seconds = 0.0
-        bar = tqdm(total=total_clips, desc="synthetic corpus", unit="clip", disable=not config.progress)
-        with CorpusWriter(partial / "corpus", shard_size_mb=config.shard_size_mb) as writer:
+        with (tqdm(total=total_clips, desc="synthetic corpus", unit="clip", disable=not config.progress) as bar,
+              CorpusWriter(partial / "corpus", shard_size_mb=config.shard_size_mb) as writer):
+            builder = _CorpusBuilder(config, partial, writer)
+
+            def on_clip() -> None:
+                bar.update(1)
+                bar.set_postfix(audio=f"{builder.total_seconds:.0f}s")
+
             for speaker_index, speaker in enumerate(speakers):
                 for source_index in range(config.sources_per_speaker):
                     session = generate_session(speaker, speaker_index, source_index, config.clips_per_source,
                                                config.seed, config.fps)
-                    spf = session.speech.samples_per_frame
-                    source_writer = (Mp4Writer(partial / "sources" / f"{session.source_id}.mp4", config.fps,
-                                               RENDER_SIZE, crf=config.crf, preset=config.x264_preset)
-                                     if config.write_source_videos else None)
-                    try:
-                        for clip in session.speech.clips:
-                            clip_id = clip_id_for(session.source_id, clip.index)
-                            codes = session.codes[clip.start_frame:clip.end_frame]  # (n, 61)
-                            audio = session.speech.audio[clip.start_frame * spf:clip.end_frame * spf]
-                            driving = rig.driving_points(torch.from_numpy(codes)).numpy()  # (n, P, 2)
-                            clip_writer = Mp4Writer(None, config.fps, RENDER_SIZE, crf=config.crf,
-                                                    preset=config.x264_preset)
-                            for a in range(0, codes.shape[0], config.render_batch):
-                                b = min(a + config.render_batch, codes.shape[0])
-                                frames = renderer.render(codes[a:b])  # (b-a, 512, 512, 3) uint8
-                                chunk = audio[a * spf:b * spf]
-                                clip_writer.add(frames, chunk)
-                                if source_writer is not None:
-                                    source_writer.add(frames, chunk)
-                            video = clip_writer.close()
-                            if config.write_clip_videos:
-                                tmp = partial / "clips" / f".{clip_id}.mp4.tmp"
-                                tmp.write_bytes(video)
-                                os.replace(tmp, partial / "clips" / f"{clip_id}.mp4")
-                            t0 = clip.start_frame / config.fps
-                            phon = [(p.start - t0, p.phoneme) for p in session.speech.phonemes
-                                    if clip.speech_start - 1e-6 <= p.start < clip.speech_end]
-                            words = [w.start - t0 for w in session.speech.words
-                                     if clip.speech_start - 1e-6 <= w.start < clip.speech_end]
-                            _write_npz_atomic(
-                                partial / "ground_truth" / f"{clip_id}.npz",
-                                codes=codes, fps=np.float32(config.fps), keypoints=driving[:, saved_mask].astype(np.float32),
-                                keypoint_names=np.array(saved_names), phoneme_times=np.array([p[0] for p in phon], np.float32),
-                                phoneme_labels=np.array([p[1] for p in phon]), word_times=np.array(words, np.float32),
-                                text=np.array(clip.text), speaker_id=np.array(speaker.speaker_id),
-                                source_id=np.array(session.source_id), start_frame=np.int64(clip.start_frame),
-                                end_frame=np.int64(clip.end_frame),
-                            )
-                            speech_seconds = clip.speech_end - clip.speech_start
-                            language = speaker.language
-                            record = ClipRecord(
-                                clip_id=clip_id, source_id=session.source_id, speaker_id=speaker.speaker_id,
-                                language=language, text=clip.text, codes=codes, fps=float(config.fps),
-                                audio=audio, mel=None, video=video if config.video_in_corpus else None,
-                                quality=_clip_quality(session, clip.start_frame, clip.end_frame,
-                                                      _face_area(driving, face_mask), clip.text, speech_seconds),
-                                extra={"synthetic": True, "generator": "data_prep.synthetic", "seed": config.seed,
-                                       "voice": speaker.voice.name, "start_s": t0, "end_s": clip.end_frame / config.fps,
-                                       "speech_start_s": clip.speech_start - t0, "speech_end_s": clip.speech_end - t0,
-                                       "source_video": f"sources/{session.source_id}.mp4"},
-                            )
-                            writer.add(record)
-                            duration = codes.shape[0] / config.fps
-                            total_seconds += duration
-                            manifest.append({
-                                "clip_id": clip_id, "source_id": session.source_id, "speaker_id": speaker.speaker_id,
-                                "language": language, "text": clip.text, "num_frames": int(codes.shape[0]),
-                                "duration": duration, "start_frame": clip.start_frame, "end_frame": clip.end_frame,
-                                "video": f"clips/{clip_id}.mp4" if config.write_clip_videos else None,
-                                "ground_truth": f"ground_truth/{clip_id}.npz",
-                            })
-                            bar.update(1)
-                            bar.set_postfix(audio=f"{total_seconds:.0f}s")
-                        if source_writer is not None:
-                            source_writer.close()
-                            source_writer = None
-                    finally:
-                        if source_writer is not None:
-                            source_writer.abort()
-                    _write_npz_atomic(
-                        partial / "ground_truth" / "sources" / f"{session.source_id}.npz",
-                        codes=session.codes, fps=np.float32(config.fps),
-                        clip_bounds=np.array([[c.start_frame, c.end_frame] for c in session.speech.clips], np.int64),
-                        phoneme_times=np.array([p.start for p in session.speech.phonemes], np.float32),
-                        phoneme_labels=np.array([p.phoneme for p in session.speech.phonemes]),
-                        word_times=np.array([w.start for w in session.speech.words], np.float32),
-                        speaker_id=np.array(speaker.speaker_id),
-                    )
-        bar.close()
+                    builder.add_session(session, on_clip)
         summary = {
             "format": "omnitalker-synthetic-corpus", "version": FORMAT_VERSION,
-            "config": dataclasses.asdict(config), "num_clips": len(manifest),
-            "num_sources": config.num_speakers * config.sources_per_speaker, "total_seconds": total_seconds,
-            "generation_seconds": time.time() - started,
+            "config": dataclasses.asdict(config), "num_clips": len(builder.manifest),
+            "num_sources": config.num_speakers * config.sources_per_speaker,
+            "total_seconds": builder.total_seconds, "generation_seconds": time.time() - started,
         }
-        _write_json_atomic(partial / "manifest.json", manifest)
+        _write_json_atomic(partial / "manifest.json", builder.manifest)
         _write_json_atomic(partial / "speakers.json", [s.to_dict() for s in speakers])
         _write_json_atomic(partial / MARKER_NAME, summary)
         if out.exists():
-            shutil.rmtree(out)  # checked above: an earlier synthetic corpus and overwrite=True
+            shutil.rmtree(out)  # checked by _prepare_output: an earlier synthetic corpus and overwrite=True
         os.replace(partial, out)
         return summary
     except BaseException:

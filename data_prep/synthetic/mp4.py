@@ -7,6 +7,7 @@ the target directory and moved into place on success, so an interrupted run neve
 from __future__ import annotations
 
 import io
+import logging
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +16,8 @@ import av
 import numpy as np
 
 from omnitalker.constants import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
 
 
 class Mp4Writer:
@@ -85,8 +88,8 @@ class Mp4Writer:
         self._closed = True
         try:
             self._container.close()
-        except Exception:  # noqa: BLE001 - the container may be in any state; the temp file goes regardless
-            pass
+        except Exception as exc:  # the container may be in any state; the temp file goes regardless
+            log.debug("closing an aborted mp4 failed: %s", exc)
         if self.path is not None and self._tmp.exists():
             self._tmp.unlink()
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data_prep.synthetic.speech import EspeakEngine, PhonemeEvent, VoiceSettings, WordEvent, engine
+from data_prep.synthetic.speech import PhonemeEvent, VoiceSettings, WordEvent, synthesize_many
 from omnitalker.constants import SAMPLE_RATE
 
 TARGET_RMS = 0.08  # loudness of each utterance (about -22 dBFS) before the peak limit
@@ -59,7 +59,7 @@ def samples_per_frame(fps: float) -> int:
     spf = SAMPLE_RATE / fps
     if abs(spf - round(spf)) > 1e-9:
         raise ValueError(f"fps={fps} does not divide the sample rate {SAMPLE_RATE} into whole samples per frame")
-    return int(round(spf))
+    return round(spf)
 
 
 def _normalise(audio: np.ndarray) -> np.ndarray:
@@ -71,12 +71,10 @@ def _normalise(audio: np.ndarray) -> np.ndarray:
     return audio * (PEAK_LIMIT / peak) if peak > PEAK_LIMIT else audio
 
 
-def build_session(sentences: list[str], voice: VoiceSettings, rng: np.random.Generator, fps: float,
-                  tts: EspeakEngine | None = None) -> SessionSpeech:
+def build_session(sentences: list[str], voice: VoiceSettings, rng: np.random.Generator, fps: float) -> SessionSpeech:
     """Synthesise ``sentences`` with ``voice`` into one continuous, frame-aligned session with seeded pauses."""
     if not sentences:
         raise ValueError("a session needs at least one sentence")
-    tts = tts or engine()
     spf = samples_per_frame(fps)
     lead = int(rng.integers(int(0.25 * fps), int(0.5 * fps) + 1))  # frames of silence before the first utterance
     pauses = [int(rng.integers(int(0.4 * fps), int(0.9 * fps) + 1)) for _ in sentences]  # after each utterance
@@ -85,8 +83,7 @@ def build_session(sentences: list[str], voice: VoiceSettings, rng: np.random.Gen
     words: list[WordEvent] = []
     bounds: list[tuple[int, float, float]] = []  # (utterance start frame, speech start s, speech end s)
     frame = lead
-    for sentence, pause in zip(sentences, pauses):
-        utt = tts.synthesize(sentence, voice)
+    for sentence, pause, utt in zip(sentences, pauses, synthesize_many(sentences, voice)):
         audio = _normalise(utt.audio)
         n_frames = -(-audio.shape[0] // spf)  # ceil: pad the utterance to whole frames
         padded = np.zeros(n_frames * spf, np.float32)
