@@ -51,3 +51,14 @@ def random_batch(b: int = 3, n: int = 40, vocab: int = 40, seed: int = 0, length
 @pytest.fixture
 def tiny_model() -> OmniTalkerDiT:
     return make_tiny_model()
+
+
+@pytest.fixture(scope="session")
+def synthetic_tiny(tmp_path_factory):
+    """The synthetic corpus generator's `tiny` preset (4 clips, 4 speakers, ~18 s), generated once per session:
+    (output folder with corpus/, clips/, ground_truth/; the generator's summary)."""
+    from data_prep.synthetic.generate import PRESETS, SyntheticCorpusConfig, generate_corpus
+
+    out = tmp_path_factory.mktemp("synthetic") / "tiny"
+    summary = generate_corpus(SyntheticCorpusConfig(out=str(out), progress=False, **PRESETS["tiny"]))
+    return out, summary

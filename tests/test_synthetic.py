@@ -47,10 +47,8 @@ def sessions():
 
 
 @pytest.fixture(scope="module")
-def tiny_corpus(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synthetic") / "tiny"
-    summary = generate_corpus(SyntheticCorpusConfig(out=str(out), progress=False, **PRESETS["tiny"]))
-    return out, summary
+def tiny_corpus(synthetic_tiny):
+    return synthetic_tiny
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,0 +1,233 @@
+"""Text + reference video -> talking video with speech: the whole inference path, usable from Python.
+
+    reference video --decode/cut--> audio, frames --mel--> reference mel
+                                           \--face pipeline--> reference codes, identity crop
+    text --chunks--> DiT sampling (all chunks in one batch) --> mel + codes per chunk
+    mel --vocoder--> waveform (cross-faded seams) ; codes --blend, resample to fps--> renderer --> frames
+    frames + waveform --safety marks--> mp4 (h264 + aac)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from omnitalker.audio.mel import log_mel
+from omnitalker.checkpoint import load_dit
+from omnitalker.constants import HOP_LENGTH, MEL_FPS, SAMPLE_RATE
+from omnitalker.data.resample import resample_codes
+from omnitalker.face.crop import crop_face
+from omnitalker.flow.sampler import SamplerConfig
+from omnitalker.inference.chunking import split_text
+from omnitalker.inference.duration import plan_duration
+from omnitalker.inference.errors import InferenceInputError, TextInputError
+from omnitalker.inference.generator import DiTGenerator
+from omnitalker.inference.identity import identity_frame_index
+from omnitalker.inference.mux import write_video
+from omnitalker.inference.reference import ReferenceClip, load_reference
+from omnitalker.inference.safety import SafetyConfig, mark_audio, mark_frames
+from omnitalker.inference.seams import blend_codes, crossfade_audio
+from omnitalker.render.checkpoint import load_renderer
+from omnitalker.render.source import prepare_source_image
+from omnitalker.vocoder import load_vocoder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineConfig:
+    dit_checkpoint: str
+    renderer: str  # directory written by scripts/train_renderer.py
+    vocoder: str = "vocos"  # vocos | griffin_lim (explicit CPU fallback, never chosen silently)
+    vocoder_path: str | None = None  # local Vocos directory (config.yaml + pytorch_model.bin)
+    device: str = "auto"
+    sampler: dict = field(default_factory=dict)  # overrides of the checkpoint's sampler config (steps, guidance, ...)
+    fps: float = 25.0
+    video_size: int = 512  # output frames are this size; a renderer drawing smaller frames is upscaled (noted)
+    max_reference_seconds: float = 10.0
+    max_total_seconds: float = 30.0  # reference + one chunk; longer texts are split
+    seam_frames: int = 8  # mel frames of overlap at chunk seams (8 = 85 ms)
+    crop: str = "auto"  # auto: face-box crop like data preparation; none: the reference is already a face crop
+    render_batch: int = 16
+    face_model: str | None = None  # face model file for the reference fit (None: the bundled default)
+    asr_model: str | None = None  # local faster-whisper model directory, for references without ref_text
+    asr_language: str = "en"
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    seed: int = 0
+
+
+@dataclass
+class ReferenceAnalysis:
+    clip: ReferenceClip
+    text: str
+    mel: torch.Tensor  # (n_ref, 100)
+    codes: torch.Tensor  # (n_ref, 61) raw codes at the mel rate
+    identity_image: np.ndarray  # (S, S, 3) uint8 face crop of the identity frame
+    identity_code: torch.Tensor  # (61,)
+    fit_report: dict
+
+
+@dataclass
+class InferenceResult:
+    video: Path
+    duration_s: float
+    estimated_s: float
+    chunks: list[str]
+    timings: dict[str, float]
+    wav: Path | None = None
+    codes: Path | None = None
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class OmniTalkerPipeline:
+    """Loads the DiT (EMA weights), vocoder and renderer once; :meth:`generate` makes one video."""
+
+    def __init__(self, cfg: PipelineConfig) -> None:
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        loaded = load_dit(cfg.dit_checkpoint, device=self.device)
+        sampler = SamplerConfig.from_dict({**loaded.meta.get("sampler", {}), **dict(cfg.sampler)})
+        self.generator = DiTGenerator(loaded, sampler, self.device)
+        self.renderer = load_renderer(cfg.renderer, self.device)
+        if cfg.vocoder not in ("vocos", "griffin_lim"):
+            raise ValueError(f"vocoder must be 'vocos' or 'griffin_lim', got {cfg.vocoder!r}")
+        self.vocoder = load_vocoder(cfg.vocoder, cfg.vocoder_path, self.device)
+        if cfg.vocoder == "griffin_lim":
+            log.warning("vocoder=griffin_lim: phase-reconstruction fallback, audibly worse than Vocos")
+
+    # ------------------------------------------------------------------ reference
+    def analyse_reference(
+        self, path: str | Path, ref_text: str | None = None, ref_codes: str | Path | None = None
+    ) -> ReferenceAnalysis:
+        clip = load_reference(path, max_seconds=self.cfg.max_reference_seconds)
+        if ref_text is None or not ref_text.strip():
+            ref_text = self._transcribe(clip)
+        elif clip.was_cut:
+            warnings.warn("the reference was cut to 10 s but ref_text covers the whole file: give the transcript "
+                          "of the kept part (or omit ref_text to use ASR) for correct timing", stacklevel=2)
+        codes, fps, report, crop_ref = self._reference_codes(path, ref_codes)
+        frames_kept = clip.frames.shape[0]
+        codes = codes[: max(1, round(frames_kept / clip.fps * fps))]  # the same span as the kept audio
+        audio = torch.from_numpy(clip.audio).float()
+        mel = log_mel(audio[None])[0]  # (n_ref, 100)
+        codes_mel = resample_codes(torch.from_numpy(codes).float(), num_frames=mel.shape[0])  # same span as mel
+        idx = min(identity_frame_index(codes), frames_kept - 1)
+        frame = clip.frames[idx]
+        image = frame if crop_ref is None else crop_face(frame, *crop_ref)
+        return ReferenceAnalysis(clip, ref_text, mel, codes_mel, np.ascontiguousarray(image),
+                                 torch.from_numpy(codes[idx]).float(), report)
+
+    def _reference_codes(self, path, ref_codes):
+        """(codes (T, 61) at fps, fps, report, crop reference (centre, scale) or None)."""
+        if ref_codes is not None:
+            data = np.load(ref_codes)
+            if "codes" not in data or "fps" not in data:
+                raise InferenceInputError(f"{ref_codes}: a codes file needs arrays 'codes' (T, 61) and 'fps'")
+            codes, fps = data["codes"].astype(np.float32), float(data["fps"])
+            if codes.ndim != 2 or codes.shape[1] != 61:
+                raise InferenceInputError(f"{ref_codes}: codes must be (T, 61), got {codes.shape}")
+            crop = None
+            if self.cfg.crop == "auto":
+                if "centre_ref" not in data or "scale_ref" not in data:
+                    raise InferenceInputError(f"{ref_codes} has no face-box reference: use crop=none for a "
+                                              "reference that is already a face crop")
+                crop = (data["centre_ref"], float(data["scale_ref"]))
+            return codes, fps, {"source": str(ref_codes)}, crop
+        from omnitalker.face.extract import ExtractConfig, extract_codes_with_fit
+
+        config = ExtractConfig(face_model_path=self.cfg.face_model) if self.cfg.face_model else None
+        track, fit = extract_codes_with_fit(path, config)
+        crop = (fit.centre_ref, fit.scale_ref) if self.cfg.crop == "auto" else None
+        return fit.codes, fit.fps, fit.report(), crop
+
+    def _transcribe(self, clip: ReferenceClip) -> str:
+        if not self.cfg.asr_model:
+            raise InferenceInputError("no reference transcript: give ref_text=... or asr_model=<local faster-whisper "
+                                      "model directory> to transcribe the reference")
+        from omnitalker.audio.asr import WhisperRecognizer
+
+        recognizer = WhisperRecognizer(self.cfg.asr_model)
+        text = " ".join(s.text for s in recognizer.transcribe_24k(clip.audio, self.cfg.asr_language)).strip()
+        if not text:
+            raise InferenceInputError(f"ASR found no speech in the reference {clip.path}")
+        return text
+
+    # ------------------------------------------------------------------ generation
+    def generate(
+        self,
+        text: str,
+        reference: str | Path | ReferenceAnalysis,
+        out: str | Path,
+        ref_text: str | None = None,
+        ref_codes: str | Path | None = None,
+        speed: float = 1.0,
+        duration: float | None = None,
+        wav_out: str | Path | None = None,
+        codes_out: str | Path | None = None,
+        progress: bool = True,
+    ) -> InferenceResult:
+        timings: dict[str, float] = {}
+        tic = time.perf_counter()
+        if not isinstance(text, str) or not text.strip():
+            raise TextInputError("the text to speak is empty")
+        ref = reference if isinstance(reference, ReferenceAnalysis) else self.analyse_reference(reference, ref_text,
+                                                                                                 ref_codes)
+        timings["reference"] = time.perf_counter() - tic
+
+        tic = time.perf_counter()
+        n_ref = ref.mel.shape[0]
+        max_total = int(self.cfg.max_total_seconds * MEL_FPS)
+        if n_ref >= max_total:
+            raise InferenceInputError(f"max_total_seconds={self.cfg.max_total_seconds} leaves no room after the "
+                                      f"{n_ref / MEL_FPS:.1f} s reference")
+        chunks = [text] if duration is not None else [
+            c.strip() for c in split_text(text, reference_text=ref.text, reference_frames=n_ref,
+                                          max_total_frames=max_total, speed=speed)
+        ]
+        chunks = [c for c in chunks if c]
+        plans = [plan_duration(ref.text, c, n_ref, speed=speed, duration=duration) for c in chunks]
+        seam = self.cfg.seam_frames if len(chunks) > 1 else 0
+        # every chunk but the last also generates the overlap it cross-fades with the next: total = sum of plans
+        frames = [p.new_frames + (seam if k < len(chunks) - 1 else 0) for k, p in enumerate(plans)]
+        generated = self.generator.generate(ref.mel, ref.codes, ref.text, chunks, frames, seed=self.cfg.seed)
+        timings["dit"] = time.perf_counter() - tic
+
+        tic = time.perf_counter()
+        waves = [self.vocoder.decode(g.mel[None].to(self.device))[0].float().cpu().numpy() for g in generated]
+        audio = crossfade_audio(waves, seam * HOP_LENGTH) if len(waves) > 1 else waves[0]
+        timings["vocoder"] = time.perf_counter() - tic
+
+        tic = time.perf_counter()
+        codes_mel = blend_codes([g.codes.numpy() for g in generated], seam) if len(generated) > 1 else \
+            generated[0].codes.numpy()
+        num_video = max(1, round(len(audio) / SAMPLE_RATE * self.cfg.fps))
+        codes_out_fps = resample_codes(torch.from_numpy(np.asarray(codes_mel)).float(), num_frames=num_video)
+        source = prepare_source_image(ref.identity_image, self.renderer.cfg.input_size).to(self.device)
+        frames_t = self.renderer.animate(source, ref.identity_code, codes_out_fps, self.cfg.render_batch, progress)
+        if frames_t.shape[-1] != self.cfg.video_size:
+            log.warning("renderer draws %d px frames; upscaling to %d px", frames_t.shape[-1], self.cfg.video_size)
+            frames_t = torch.nn.functional.interpolate(frames_t, size=self.cfg.video_size, mode="bicubic",
+                                                       align_corners=False)  # (T, 3, S, S)
+        video = (frames_t.clamp(0, 1).permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()  # (T, H, W, 3)
+        timings["renderer"] = time.perf_counter() - tic
+
+        tic = time.perf_counter()
+        video = mark_frames(video, self.cfg.safety)
+        audio = mark_audio(audio, self.cfg.safety)
+        result = write_video(out, video, audio, fps=self.cfg.fps, wav_path=wav_out, codes=codes_out_fps.numpy(),
+                             codes_path=codes_out, codes_fps=self.cfg.fps)
+        timings["mux"] = time.perf_counter() - tic
+        estimated = sum(p.new_frames for p in plans) / MEL_FPS
+        return InferenceResult(Path(out), num_video / self.cfg.fps, estimated, chunks, timings,
+                               Path(wav_out) if wav_out else None, Path(codes_out) if codes_out else None)

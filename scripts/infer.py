@@ -1,0 +1,85 @@
+"""Text + reference video -> talking video with speech (mp4, h264 + aac), with visible and invisible AI marks.
+
+    python scripts/infer.py text="Hello there." ref=clip.mp4 dit=run/checkpoints/last.ckpt renderer=renderer_dir
+    python scripts/infer.py batch=jobs.jsonl dit=... renderer=...
+
+Errors print one line and exit with status 1; no output file is left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from omnitalker.inference.jobs import Job, read_jobs
+from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig
+from omnitalker.inference.safety import SafetyConfig
+
+EXPECTED = (Exception,)  # every failure becomes one line; set HYDRA_FULL_ERROR=1 / OMNITALKER_DEBUG=1 for a traceback
+
+
+def pipeline_config(cfg: DictConfig) -> PipelineConfig:
+    sampler = {"steps": cfg.steps, "method": cfg.method, "cfg_mode": cfg.cfg_mode,
+               "guidance": OmegaConf.to_container(cfg.guidance)}
+    safety = SafetyConfig(label=cfg.label, label_position=cfg.label_position, watermark=cfg.watermark,
+                          watermark_key=cfg.watermark_key)
+    return PipelineConfig(
+        dit_checkpoint=cfg.dit, renderer=cfg.renderer, vocoder=cfg.vocoder, vocoder_path=cfg.vocoder_path,
+        device=cfg.device, sampler=sampler, fps=cfg.fps, crop=cfg.crop, face_model=cfg.face_model,
+        asr_model=cfg.asr_model, asr_language=cfg.asr_language, safety=safety, seed=cfg.seed,
+    )
+
+
+def run(cfg: DictConfig) -> int:
+    if cfg.batch is None and (not cfg.text or not cfg.ref):
+        raise ValueError("give text=... and ref=... (or batch=jobs.jsonl)")
+    pipeline = OmniTalkerPipeline(pipeline_config(cfg))
+    if cfg.batch is None:
+        jobs = [Job(cfg.text, cfg.ref, cfg.out, cfg.ref_text, cfg.ref_codes)]
+    else:
+        jobs = read_jobs(cfg.batch)
+    failures = []
+    for job in tqdm(jobs, desc="videos", disable=len(jobs) == 1):
+        try:
+            result = pipeline.generate(
+                job.text, job.ref, job.out, ref_text=job.ref_text, ref_codes=job.ref_codes, speed=cfg.speed,
+                duration=cfg.duration, wav_out=cfg.wav_out if len(jobs) == 1 else None,
+                codes_out=cfg.codes_out if len(jobs) == 1 else None, progress=len(jobs) == 1,
+            )
+            times = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+            print(f"wrote {result.video} ({result.duration_s:.2f} s, {len(result.chunks)} chunk(s); {times})")
+        except EXPECTED as exc:
+            if len(jobs) == 1:
+                raise
+            failures.append((job, exc))
+    if failures:
+        print(f"{len(failures)} of {len(jobs)} jobs failed:", file=sys.stderr)
+        for job, exc in failures:
+            print(f"  {job.out}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="infer")
+def main(cfg: DictConfig) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    warnings.simplefilter("default")
+    try:
+        status = run(cfg)
+    except EXPECTED as exc:
+        import os
+
+        if os.environ.get("OMNITALKER_DEBUG"):
+            raise
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        status = 1
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()

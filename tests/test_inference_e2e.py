@@ -1,0 +1,201 @@
+"""End to end: text + a synthetic reference clip -> mp4 with speech and face, through scripts/infer.py's pipeline;
+bad inputs give one clear error and leave no output file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from conftest import SHARED
+from omnitalker.face.face_model import FaceModel
+from omnitalker.inference.errors import InferenceInputError
+from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig
+from omnitalker.inference.watermark import detect_watermark
+from omnitalker.render.checkpoint import save_renderer
+from omnitalker.render.config import small_config
+from omnitalker.render.renderer import Renderer
+from omnitalker.training.run import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def smoke_models(synthetic_tiny, tmp_path_factory):
+    """A DiT trained for a few steps on the tiny synthetic corpus (real vocabulary, EMA, checkpoint format) and a
+    small random renderer: the mechanics of inference, not its quality."""
+    out, _ = synthetic_tiny
+    run = tmp_path_factory.mktemp("dit")
+    args = ["model=tiny", "trainer=cpu", "logger=csv", f"data.corpus={out / 'corpus'}", f"paths.output_dir={run}",
+            "data.num_workers=0", "data.max_frames=2000", "trainer.max_steps=2", "trainer.enable_progress_bar=false",
+            "callbacks.sample_logger.every_n_steps=0", "callbacks.model_checkpoint.every_n_train_steps=2"]
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        train(compose("train", overrides=args))
+    renderer_dir = save_renderer(Renderer(small_config(), FaceModel.default()).eval(), run / "renderer")
+    return run / "checkpoints" / "last.ckpt", renderer_dir
+
+
+@pytest.fixture(scope="module")
+def pipeline(smoke_models):
+    dit, renderer = smoke_models
+    return OmniTalkerPipeline(PipelineConfig(str(dit), str(renderer), vocoder="griffin_lim", device="cpu",
+                                             sampler={"steps": 2}, crop="none"))
+
+
+@pytest.fixture(scope="module")
+def reference(synthetic_tiny):
+    out, _ = synthetic_tiny
+    clip = sorted((out / "clips").glob("synth_en_*.mp4"))[0]
+    truth = out / "ground_truth" / f"{clip.stem}.npz"
+    return clip, truth, str(np.load(truth)["text"])
+
+
+def probe(path: Path) -> dict:
+    with av.open(str(path)) as c:
+        v = [s for s in c.streams if s.type == "video"]
+        a = [s for s in c.streams if s.type == "audio"]
+        info = {"video": len(v), "audio": len(a), "vcodec": v[0].codec_context.name, "acodec": a[0].codec_context.name,
+                "size": (v[0].width, v[0].height), "fps": v[0].average_rate, "rate": a[0].rate}
+        info["frames"] = sum(1 for _ in c.decode(video=0))
+    with av.open(str(path)) as c:
+        samples = sum(f.samples for f in c.decode(audio=0))
+    info["audio_s"] = samples / info["rate"]
+    return info
+
+
+def test_text_and_reference_to_mp4(pipeline, reference, tmp_path):
+    clip, truth, ref_text = reference
+    out = tmp_path / "out.mp4"
+    result = pipeline.generate("Hello there, this is a short test.", clip, out, ref_text=ref_text, ref_codes=truth,
+                               wav_out=tmp_path / "out.wav", codes_out=tmp_path / "codes.npz", progress=False)
+    info = probe(out)
+    assert info["video"] == 1 and info["audio"] == 1
+    assert info["vcodec"] == "h264" and info["acodec"] == "aac"
+    assert info["size"] == (512, 512) and info["fps"] == Fraction(25) and info["rate"] == 24000
+    video_s = info["frames"] / 25
+    assert abs(video_s - result.estimated_s) / result.estimated_s < 0.05
+    assert abs(info["audio_s"] - video_s) <= 1 / 25 + 1024 / 24000  # one frame (+ the AAC frame padding)
+    assert (tmp_path / "out.wav").exists() and np.load(tmp_path / "codes.npz")["codes"].shape == (info["frames"], 61)
+    assert set(result.timings) == {"reference", "dit", "vocoder", "renderer", "mux"}
+
+    reencoded = reencode(out, tmp_path / "reencoded.mp4")  # the watermarks survive an h264/aac re-encode
+    report = detect_watermark(reencoded)
+    assert report.video.found and report.audio.found, report
+
+
+def reencode(src_path: Path, dst_path: Path) -> Path:
+    with av.open(str(src_path)) as src:
+        frames = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
+    with av.open(str(src_path)) as src:
+        audio = np.concatenate([f.to_ndarray().reshape(-1) for f in src.decode(audio=0)]).astype(np.float32)
+    with av.open(str(dst_path), "w") as dst:
+        vs = dst.add_stream("libx264", rate=25, options={"crf": "23"})
+        vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        aus = dst.add_stream("aac", rate=24000, bit_rate=128_000)
+        aus.layout = "mono"
+        for frame in frames:
+            dst.mux(vs.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        dst.mux(vs.encode())
+        for start in range(0, len(audio), 1024):
+            chunk = av.AudioFrame.from_ndarray(audio[None, start:start + 1024], format="fltp", layout="mono")
+            chunk.sample_rate = 24000
+            dst.mux(aus.encode(chunk))
+        dst.mux(aus.encode())
+    return dst_path
+
+
+def test_long_text_is_chunked_with_smooth_seams(pipeline, reference, tmp_path):
+    clip, truth, ref_text = reference
+    pipeline.cfg.max_total_seconds = 9.0
+    try:
+        long_text = " ".join(["This sentence is one of several that make the text too long for a single pass."] * 3)
+        result = pipeline.generate(long_text, clip, tmp_path / "long.mp4", ref_text=ref_text, ref_codes=truth,
+                                   codes_out=tmp_path / "long.npz", progress=False)
+    finally:
+        pipeline.cfg.max_total_seconds = 30.0
+    assert len(result.chunks) >= 2
+    codes = np.load(tmp_path / "long.npz")["codes"]
+    assert abs(codes.shape[0] / 25 - result.estimated_s) / result.estimated_s < 0.05
+
+
+def two_faces_video(path: Path) -> Path:
+    from PIL import Image
+
+    image = np.asarray(Image.open(SHARED / "media/hard/facerec_two_people.jpg").convert("RGB").resize((640, 376)))
+    write_clip(path, [image] * 50, with_audio=True)
+    return path
+
+
+def write_clip(path: Path, frames: list[np.ndarray], with_audio: bool, seconds: float | None = None) -> Path:
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as c:
+        vs = c.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        if with_audio:
+            aus = c.add_stream("aac", rate=24000)
+            aus.layout = "mono"
+        for frame in frames:
+            c.mux(vs.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        c.mux(vs.encode())
+        if with_audio:
+            t = np.arange(int(len(frames) / 25 * 24000)) / 24000
+            tone = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+            for start in range(0, len(tone), 1024):
+                chunk = av.AudioFrame.from_ndarray(tone[None, start:start + 1024], format="fltp", layout="mono")
+                chunk.sample_rate = 24000
+                c.mux(aus.encode(chunk))
+            c.mux(aus.encode())
+    return path
+
+
+def test_bad_inputs_give_clear_errors_and_no_output(pipeline, reference, tmp_path):
+    clip, truth, ref_text = reference
+    frames = [f.to_ndarray(format="rgb24") for f in av.open(str(clip)).decode(video=0)]
+    cases = {
+        "missing file": (tmp_path / "missing.mp4", "not found|does not exist|MediaNotFound"),
+        "corrupt file": (tmp_path / "corrupt.mp4", "decod|corrupt|invalid"),
+        "no audio track": (write_clip(tmp_path / "noaudio.mp4", frames[:50], with_audio=False), "audio"),
+        "silent audio": (SHARED / "media/hard/liveportrait_d19.mp4", "silen"),
+        "too short": (write_clip(tmp_path / "short.mp4", frames[:12], with_audio=True), "short|1 s"),
+        "no face": (SHARED / "media/hard/mmaudio_F8Zt3mYlOqU_000094.mp4", "face"),
+        "two faces": (two_faces_video(tmp_path / "two.mp4"), "face"),
+    }
+    (tmp_path / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 10)
+    for name, (ref, pattern) in cases.items():
+        out = tmp_path / f"{name}.mp4"
+        codes = None if name in ("no face", "two faces") else truth
+        with pytest.raises(Exception, match=f"(?i){pattern}") as info:
+            pipeline.generate("Hello there.", ref, out, ref_text="hello", ref_codes=codes, progress=False)
+        assert not isinstance(info.value, (AttributeError, TypeError, KeyError, IndexError)), f"{name}: {info.value!r}"
+        assert not out.exists(), f"{name}: an output file was left behind"
+    for text, pattern in (("", "empty"), ("⊗⊕∰", "nothing to pronounce|unknown to the vocabulary")):
+        with pytest.raises(InferenceInputError, match=pattern):
+            pipeline.generate(text, clip, tmp_path / "t.mp4", ref_text=ref_text, ref_codes=truth, progress=False)
+        assert not (tmp_path / "t.mp4").exists()
+
+
+def test_cli_one_line_errors(smoke_models, reference, tmp_path):
+    dit, renderer = smoke_models
+    clip, truth, ref_text = reference
+    base = [sys.executable, str(ROOT / "scripts/infer.py"), f"renderer={renderer}", "vocoder=griffin_lim",
+            "crop=none", "device=cpu", "steps=2", f"ref_codes={truth}", f"ref_text={json.dumps(ref_text)}"]
+    cases = [
+        ([f"dit={tmp_path / 'nope.ckpt'}", "text=hello", f"ref={clip}"], "checkpoint not found"),
+        ([f"dit={dit}", "text=hello", f"ref={tmp_path / 'none.mp4'}"], "not found|does not exist"),
+        ([f"dit={renderer / 'renderer.safetensors'}", "text=hello", f"ref={clip}"], "cannot read|not an OmniTalker"),
+    ]
+    for args, pattern in cases:
+        out = tmp_path / "cli.mp4"
+        proc = subprocess.run(base + args + [f"out={out}"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert proc.returncode == 1, proc.stderr[-2000:]
+        last = [line for line in proc.stderr.strip().splitlines() if line.startswith("error:")]
+        assert len(last) == 1 and __import__("re").search(pattern, last[0]), proc.stderr[-2000:]
+        assert "Traceback" not in proc.stderr
+        assert not out.exists()
