@@ -22,9 +22,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from omnitalker.constants import CODE_DIM  # noqa: E402
-from omnitalker.face.face_model import DEFAULT_MODEL_PATH, FaceModel  # noqa: E402
-from omnitalker.render import Renderer, paper_config, small_config  # noqa: E402
+from omnitalker.constants import CODE_DIM
+from omnitalker.face.face_model import DEFAULT_MODEL_PATH, FaceModel
+from omnitalker.render import Renderer, paper_config, small_config
 
 
 def face_model_for_benchmark(path: str | None) -> FaceModel:
@@ -33,8 +33,11 @@ def face_model_for_benchmark(path: str | None) -> FaceModel:
     if DEFAULT_MODEL_PATH.is_file():
         return FaceModel.default()
     g = torch.Generator().manual_seed(0)  # speed does not depend on the face model's values
-    return FaceModel(torch.randn(478, 3, generator=g) * 0.5, torch.randn(51, 478, 3, generator=g) * 0.05,
-                     torch.randn(4, 478, 3, generator=g) * 0.02)
+    return FaceModel(
+        torch.randn(478, 3, generator=g) * 0.5,
+        torch.randn(51, 478, 3, generator=g) * 0.05,
+        torch.randn(4, 478, 3, generator=g) * 0.02,
+    )
 
 
 def main() -> None:
@@ -70,13 +73,14 @@ def main() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    timings: dict[str, list[float]] = {k: [] for k in ("appearance_per_identity", "keypoints", "dense_motion",
-                                                        "warp", "generator", "total_per_batch")}
+    timings: dict[str, list[float]] = {
+        k: [] for k in ("appearance_per_identity", "keypoints", "dense_motion", "warp", "generator", "total_per_batch")
+    }
 
-    def timed(name: str, fn):
+    def timed(name: str, fn, *args):
         sync()
         t = time.perf_counter()
-        out = fn()
+        out = fn(*args)
         sync()
         timings[name].append(time.perf_counter() - t)
         return out
@@ -86,37 +90,43 @@ def main() -> None:
             if it == args.warmup:
                 timings = {k: [] for k in timings}
             start = time.perf_counter()
-            volume = timed("appearance_per_identity", lambda: renderer.appearance(source))  # (1, C, D, h, w)
+            volume = timed("appearance_per_identity", renderer.appearance, source)  # (1, C, D, h, w)
             kp_s = renderer.keypoints(codes[:1])  # (1, K, 3)
-            kp_d = timed("keypoints", lambda: renderer.keypoints(codes))  # (B, K, 3)
+            kp_d = timed("keypoints", renderer.keypoints, codes)  # (B, K, 3)
             vol = volume.expand(args.batch, -1, -1, -1, -1)
             kp_s = kp_s.expand(args.batch, -1, -1)
             if args.compile:  # compiled W runs dense motion and warp as one graph
-                feats, _, _ = timed("warp", lambda: warping(vol, kp_s, kp_d))
+                feats, _, _ = timed("warp", warping, vol, kp_s, kp_d)
                 timings["dense_motion"].append(0.0)
             else:
-                deformation, occlusion = timed("dense_motion", lambda: warping.dense_motion(vol, kp_s, kp_d))
-                feats = timed("warp", lambda: warping.warp_features(vol, deformation, occlusion))
-            image = timed("generator", lambda: generator(feats))  # (B, 3, 512, 512)
+                deformation, occlusion = timed("dense_motion", warping.dense_motion, vol, kp_s, kp_d)
+                feats = timed("warp", warping.warp_features, vol, deformation, occlusion)
+            image = timed("generator", generator, feats)  # (B, 3, 512, 512)
             sync()
             timings["total_per_batch"].append(time.perf_counter() - start)
 
     mean = {k: sum(v) / len(v) for k, v in timings.items()}
     per_frame_s = (mean["total_per_batch"] - mean["appearance_per_identity"]) / args.batch
     result = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"cpu ({torch.get_num_threads()} threads)",
         "config": args.config,
         "output": list(image.shape[1:]),
         "batch": args.batch,
         "bf16": args.bf16,
         "compile": args.compile,
-        "params_M": {n: round(sum(p.numel() for p in getattr(renderer, n).parameters()) / 1e6, 2)
-                     for n in ("appearance", "warping", "generator")},
+        "params_M": {
+            n: round(sum(p.numel() for p in getattr(renderer, n).parameters()) / 1e6, 2)
+            for n in ("appearance", "warping", "generator")
+        },
         "frames_per_s": round(1.0 / per_frame_s, 3),
         "ms_per_frame": round(per_frame_s * 1e3, 2),
         "ms_per_batch": {k: round(v * 1e3, 2) for k, v in mean.items()},
-        "share_of_time": {k: round(mean[k] / mean["total_per_batch"], 3)
-                          for k in ("appearance_per_identity", "keypoints", "dense_motion", "warp", "generator")},
+        "share_of_time": {
+            k: round(mean[k] / mean["total_per_batch"], 3)
+            for k in ("appearance_per_identity", "keypoints", "dense_motion", "warp", "generator")
+        },
     }
     text = json.dumps(result, indent=2)
     print(text)

@@ -20,8 +20,8 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from omnitalker.render.data import RendererPairDataset  # noqa: E402
-from omnitalker.training.checkpoint_io import AtomicCheckpointIO  # noqa: E402
+from omnitalker.render.data import RendererPairDataset
+from omnitalker.training.checkpoint_io import AtomicCheckpointIO
 
 
 def instantiate_all(node: DictConfig | None) -> list:
@@ -43,21 +43,28 @@ def resolve_resume(value: str | None, output_dir: Path) -> str | None:
 
 def build_loaders(cfg: DictConfig, input_size: int, output_size: int) -> tuple[DataLoader, DataLoader]:
     d = cfg.data
-    common = dict(
-        corpus_roots=list(d.corpus_roots),
-        val_fraction=d.val_fraction,
-        split_by=d.split_by,
-        input_size=input_size,
-        output_size=output_size,
-        cache_clips=d.cache_clips,
-        seed=cfg.seed,
-    )
+    common = {
+        "corpus_roots": list(d.corpus_roots),
+        "val_fraction": d.val_fraction,
+        "split_by": d.split_by,
+        "input_size": input_size,
+        "output_size": output_size,
+        "cache_clips": d.cache_clips,
+        "seed": cfg.seed,
+    }
     train = RendererPairDataset(split="train", pairs_per_clip=d.pairs_per_clip, **common)
     val = RendererPairDataset(split="val", pairs_per_clip=4, max_clips=d.get("max_val_clips"), **common)
     workers = int(d.num_workers)
     return (
-        DataLoader(train, batch_size=d.batch_size, shuffle=True, num_workers=workers, drop_last=len(train) > d.batch_size,
-                   persistent_workers=workers > 0, pin_memory=torch.cuda.is_available()),
+        DataLoader(
+            train,
+            batch_size=d.batch_size,
+            shuffle=True,
+            num_workers=workers,
+            drop_last=len(train) > d.batch_size,
+            persistent_workers=workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        ),
         DataLoader(val, batch_size=d.val_batch_size, shuffle=False, num_workers=workers),
     )
 
@@ -72,15 +79,19 @@ def main(cfg: DictConfig) -> dict[str, float]:
     model = hydra.utils.instantiate(cfg.model)
     rcfg = model.renderer.cfg
     train_loader, val_loader = build_loaders(cfg, rcfg.input_size, rcfg.output_size)
-    print(f"renderer: {sum(p.numel() for p in model.renderer.parameters()) / 1e6:.2f} M parameters; "
-          f"{len(train_loader.dataset.clips)} train clips, {len(val_loader.dataset.clips)} held-out clips")
+    print(
+        f"renderer: {sum(p.numel() for p in model.renderer.parameters()) / 1e6:.2f} M parameters; "
+        f"{len(train_loader.dataset.clips)} train clips, {len(val_loader.dataset.clips)} held-out clips"
+    )
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
     resume = resolve_resume(cfg.get("ckpt_path"), output_dir)
     trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer, logger=instantiate_all(cfg.get("logger")) or False,
-        callbacks=instantiate_all(cfg.get("callbacks")), plugins=[AtomicCheckpointIO()],
+        cfg.trainer,
+        logger=instantiate_all(cfg.get("logger")) or False,
+        callbacks=instantiate_all(cfg.get("callbacks")),
+        plugins=[AtomicCheckpointIO()],
     )
     metrics: dict[str, float] = {}
     if cfg.validate_before_fit and resume is None:

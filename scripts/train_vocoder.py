@@ -20,8 +20,8 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from omnitalker.training.checkpoint_io import AtomicCheckpointIO  # noqa: E402
-from omnitalker.vocoder.data import AudioSegmentDataset  # noqa: E402
+from omnitalker.training.checkpoint_io import AtomicCheckpointIO
+from omnitalker.vocoder.data import AudioSegmentDataset
 
 
 def instantiate_all(node: DictConfig | None) -> list:
@@ -43,19 +43,26 @@ def resolve_resume(value: str | None, output_dir: Path) -> str | None:
 
 def build_loaders(cfg: DictConfig) -> tuple[DataLoader, DataLoader]:
     d = cfg.data
-    common = dict(
-        corpus_roots=list(d.corpus_roots),
-        wav_dirs=list(d.wav_dirs),
-        segment_samples=d.segment_samples,
-        val_fraction=d.val_fraction,
-        gain_db=tuple(d.gain_db),
-    )
+    common = {
+        "corpus_roots": list(d.corpus_roots),
+        "wav_dirs": list(d.wav_dirs),
+        "segment_samples": d.segment_samples,
+        "val_fraction": d.val_fraction,
+        "gain_db": tuple(d.gain_db),
+    }
     train = AudioSegmentDataset(split="train", **common)
     val = AudioSegmentDataset(split="val", max_items=d.get("max_val_items"), **common)
     workers = int(d.num_workers)
     return (
-        DataLoader(train, batch_size=d.batch_size, shuffle=True, num_workers=workers, drop_last=len(train) > d.batch_size,
-                   persistent_workers=workers > 0, pin_memory=torch.cuda.is_available()),
+        DataLoader(
+            train,
+            batch_size=d.batch_size,
+            shuffle=True,
+            num_workers=workers,
+            drop_last=len(train) > d.batch_size,
+            persistent_workers=workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        ),
         DataLoader(val, batch_size=d.val_batch_size, shuffle=False, num_workers=workers),
     )
 
@@ -65,15 +72,19 @@ def main(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
     model = hydra.utils.instantiate(cfg.model)
     train_loader, val_loader = build_loaders(cfg)
-    print(f"vocoder: {sum(p.numel() for p in list(model.backbone.parameters()) + list(model.head.parameters())) / 1e6:.2f} M "
-          f"generator parameters; {len(train_loader.dataset)} train items, {len(val_loader.dataset)} held-out items")
+    print(
+        f"vocoder: {sum(p.numel() for p in list(model.backbone.parameters()) + list(model.head.parameters())) / 1e6:.2f} M "
+        f"generator parameters; {len(train_loader.dataset)} train items, {len(val_loader.dataset)} held-out items"
+    )
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
     resume = resolve_resume(cfg.get("ckpt_path"), output_dir)
     trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer, logger=instantiate_all(cfg.get("logger")) or False,
-        callbacks=instantiate_all(cfg.get("callbacks")), plugins=[AtomicCheckpointIO()],
+        cfg.trainer,
+        logger=instantiate_all(cfg.get("logger")) or False,
+        callbacks=instantiate_all(cfg.get("callbacks")),
+        plugins=[AtomicCheckpointIO()],
     )
     metrics: dict[str, float] = {}
     if cfg.validate_before_fit and resume is None:

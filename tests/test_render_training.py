@@ -10,6 +10,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from test_render import tiny_face_model
 from torch.utils.data import DataLoader
 
 from omnitalker.constants import CODE_DIM, SAMPLE_RATE
@@ -17,11 +18,19 @@ from omnitalker.data.corpus import ClipRecord, CorpusWriter
 from omnitalker.render import RenderDataError, load_renderer
 from omnitalker.render.data import RendererPairDataset, decode_video
 from omnitalker.training.renderer_module import RendererModule
-from test_render import tiny_face_model
 
 FPS = 25.0
 FRAMES = 8
 SIZE = 64
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """Small convolutions gain nothing from threads; on a shared 2-core box extra threads only spin."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def encode_mp4(frames: np.ndarray, fps: float = FPS) -> bytes:
@@ -58,16 +67,33 @@ def corpus(tmp_path_factory):
             codes = np.zeros((FRAMES, CODE_DIM), np.float32)
             codes[:, 24] = np.linspace(0, 1, FRAMES)  # jawOpen opens over the clip
             t = np.arange(int(FRAMES / FPS * SAMPLE_RATE)) / SAMPLE_RATE
-            writer.add(ClipRecord(
-                clip_id=f"clip{i}", source_id=f"src{i}", speaker_id=f"spk{i}", language="en", text="a", codes=codes,
-                fps=FPS, audio=(0.1 * np.sin(2 * math.pi * 200 * t)).astype(np.float32), mel=None,
-                video=encode_mp4(clip_frames(i)),
-            ))
-        writer.add(ClipRecord(  # no video: must be skipped by the renderer data
-            clip_id="novideo", source_id="src9", speaker_id=None, language="en", text="a",
-            codes=np.zeros((FRAMES, CODE_DIM), np.float32), fps=FPS,
-            audio=np.zeros(int(FRAMES / FPS * SAMPLE_RATE), np.float32), mel=None,
-        ))
+            writer.add(
+                ClipRecord(
+                    clip_id=f"clip{i}",
+                    source_id=f"src{i}",
+                    speaker_id=f"spk{i}",
+                    language="en",
+                    text="a",
+                    codes=codes,
+                    fps=FPS,
+                    audio=(0.1 * np.sin(2 * math.pi * 200 * t)).astype(np.float32),
+                    mel=None,
+                    video=encode_mp4(clip_frames(i)),
+                )
+            )
+        writer.add(
+            ClipRecord(  # no video: must be skipped by the renderer data
+                clip_id="novideo",
+                source_id="src9",
+                speaker_id=None,
+                language="en",
+                text="a",
+                codes=np.zeros((FRAMES, CODE_DIM), np.float32),
+                fps=FPS,
+                audio=np.zeros(int(FRAMES / FPS * SAMPLE_RATE), np.float32),
+                mel=None,
+            )
+        )
     return root
 
 
@@ -97,12 +123,19 @@ def test_data_errors(corpus, tmp_path):
 def test_module_trains_with_gan_and_exports(corpus, tmp_path):
     torch.manual_seed(0)
     module = RendererModule(
-        renderer={"input_size": 32, "output_size": SIZE,
-                  "appearance": {"block_expansion": 8, "max_features": 32, "reshape_channel": 8, "reshape_depth": 4,
-                                 "num_resblocks": 1},
-                  "motion": {"block_expansion": 8, "max_features": 32, "num_blocks": 1, "compress": 2,
-                             "mask_kernel_size": 3},
-                  "generator": {"features": 32, "num_resblocks": 1, "min_features": 16, "spectral_norm": False}},
+        renderer={
+            "input_size": 32,
+            "output_size": SIZE,
+            "appearance": {
+                "block_expansion": 8,
+                "max_features": 32,
+                "reshape_channel": 8,
+                "reshape_depth": 4,
+                "num_resblocks": 1,
+            },
+            "motion": {"block_expansion": 8, "max_features": 32, "num_blocks": 1, "compress": 2, "mask_kernel_size": 3},
+            "generator": {"features": 32, "num_resblocks": 1, "min_features": 16, "spectral_norm": False},
+        },
         loss={"allow_random_vgg": True, "vgg_scales": [1.0], "mouth_crop_size": 16, "gan_start_step": 0},
         discriminator={"num_scales": 2, "channels": 8, "num_layers": 3, "max_channels": 32},
         face_model=tiny_face_model(),
@@ -110,13 +143,29 @@ def test_module_trains_with_gan_and_exports(corpus, tmp_path):
     ds = RendererPairDataset(corpus, split="all", input_size=32, output_size=SIZE, pairs_per_clip=2)
     loader = DataLoader(ds, batch_size=4, shuffle=True)
     disc_before = [p.detach().clone() for p in module.discriminator.parameters()]
-    trainer = L.Trainer(max_steps=6, accelerator="cpu", logger=L.pytorch.loggers.CSVLogger(tmp_path), limit_val_batches=1,
-                        val_check_interval=2, check_val_every_n_epoch=None, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    trainer = L.Trainer(
+        max_steps=6,
+        accelerator="cpu",
+        logger=L.pytorch.loggers.CSVLogger(tmp_path),
+        limit_val_batches=1,
+        val_check_interval=2,
+        check_val_every_n_epoch=None,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(module, loader, DataLoader(ds, batch_size=4))
     metrics = trainer.callback_metrics
-    for key in ("train/l1", "train/perceptual", "train/mouth_perceptual", "train/gan_g", "train/gan_d",
-                "train/feature_matching", "val/l1"):
+    for key in (
+        "train/l1",
+        "train/perceptual",
+        "train/mouth_perceptual",
+        "train/gan_g",
+        "train/gan_d",
+        "train/feature_matching",
+        "val/l1",
+    ):
         assert key in metrics and torch.isfinite(metrics[key]), key
     assert any(not torch.equal(a, b) for a, b in zip(disc_before, module.discriminator.parameters()))
     assert list((tmp_path / "lightning_logs").rglob("samples/*.png")), "no sample grid written"
@@ -128,3 +177,36 @@ def test_module_trains_with_gan_and_exports(corpus, tmp_path):
         expected = module.renderer(batch["source"], batch["source_codes"], batch["driving_codes"]).image
         got = loaded(batch["source"], batch["source_codes"], batch["driving_codes"]).image
     torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize(
+    "config_name,experiment",
+    [
+        ("train_renderer", "renderer_smoke"),
+        ("train_renderer", None),
+        ("train_vocoder", "vocoder_smoke"),
+        ("train_vocoder", None),
+    ],
+)
+def test_hydra_configs_compose(config_name, experiment):
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from omnitalker.render import RendererConfig
+    from omnitalker.vocoder import VocosArchitecture
+
+    overrides = [f"experiment={experiment}"] if experiment else []
+    with initialize_config_dir(str(Path(__file__).resolve().parents[1] / "configs"), version_base="1.3"):
+        cfg = compose(config_name, overrides=overrides + ["paths.output_dir=/tmp/x"])
+    assert cfg.trainer.gradient_clip_val is None  # manual optimisation: Lightning must not clip
+    assert "sample_logger" not in cfg.callbacks or cfg.callbacks.sample_logger is None
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    if config_name == "train_renderer":
+        rcfg = RendererConfig.from_dict(model["renderer"])
+        assert rcfg.output_size == (128 if experiment else 512)
+        assert model["loss"]["allow_random_vgg"] is bool(experiment)
+    else:
+        arch = VocosArchitecture.from_dict(model["arch"])
+        assert arch.dim == (64 if experiment else 512)

@@ -28,6 +28,15 @@ from omnitalker.vocoder import (
 TINY = VocosArchitecture(dim=32, intermediate_dim=64, num_layers=2)
 
 
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """Small convolutions gain nothing from threads; on a shared 2-core box extra threads only spin."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _speechlike(seconds: float = 0.5, batch: int = 2) -> torch.Tensor:
     t = torch.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE  # (samples,)
     f0 = torch.tensor([140.0, 220.0])[:batch, None]  # (B, 1)
@@ -141,9 +150,19 @@ def test_audio_segments_from_folder_and_corpus(tmp_path):
     sf.write(wav_dir / "a.wav", stereo_16k, 16000)  # 1 s, 16 kHz stereo -> resampled, downmixed
     sf.write(wav_dir / "short.flac", np.full(1000, 0.1, np.float32), 24000)  # shorter than a segment -> padded
     with CorpusWriter(tmp_path / "corpus", fsync=False) as writer:
-        writer.add(ClipRecord(clip_id="c", source_id="s", speaker_id=None, language="en", text="x",
-                              codes=np.zeros((25, 61), np.float32), fps=25.0,
-                              audio=(0.3 * np.sin(np.arange(24000) / 3)).astype(np.float32), mel=None))
+        writer.add(
+            ClipRecord(
+                clip_id="c",
+                source_id="s",
+                speaker_id=None,
+                language="en",
+                text="x",
+                codes=np.zeros((25, 61), np.float32),
+                fps=25.0,
+                audio=(0.3 * np.sin(np.arange(24000) / 3)).astype(np.float32),
+                mel=None,
+            )
+        )
     ds = AudioSegmentDataset([tmp_path / "corpus"], [wav_dir], segment_samples=4096, split="all")
     assert len(ds) == 3
     for i in range(3):
@@ -151,7 +170,7 @@ def test_audio_segments_from_folder_and_corpus(tmp_path):
         assert seg.shape == (4096,) and seg.dtype == torch.float32
         peak = float(seg.abs().max())
         assert 10 ** (-6 / 20) - 1e-4 <= peak <= 10 ** (-1 / 20) + 1e-4  # peak-normalised to [-6, -1] dBFS
-    padded = [ds[i] for i in range(3) if ds.items[i].name == "short.flac"][0]
+    padded = next(ds[i] for i in range(3) if ds.items[i].name == "short.flac")
     assert float(padded[1100:].abs().max()) == 0
     with pytest.raises(AudioDataError, match="does not exist"):
         AudioSegmentDataset(wav_dirs=[tmp_path / "missing"])
@@ -170,8 +189,15 @@ def test_vocoder_module_one_gan_step_and_export(tmp_path):
     audio = _speechlike(4096 / SAMPLE_RATE)  # (2, 4096)
     loader = DataLoader(list(audio), batch_size=2)
     before = {n: p.detach().clone() for n, p in module.named_parameters()}
-    trainer = L.Trainer(max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    trainer = L.Trainer(
+        max_steps=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
     trainer.fit(module, loader)
     assert trainer.global_step == 2  # one discriminator + one generator step
     changed = {n.split(".")[0] for n, p in module.named_parameters() if not torch.equal(p, before[n])}

@@ -122,18 +122,20 @@ class SPADE(nn.Module):
 class SPADEResBlock(nn.Module):
     """Residual block with SPADE normalisation (optionally spectral-normalised convolutions)."""
 
-    def __init__(self, in_features: int, out_features: int, label_features: int, spectral_norm: bool = True) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, label_features: int, spectral_norm: bool = True, hidden: int = 128
+    ) -> None:
         super().__init__()
         mid = min(in_features, out_features)
         sn = nn.utils.spectral_norm if spectral_norm else (lambda m: m)
         self.learned_shortcut = in_features != out_features
         self.conv_0 = sn(nn.Conv2d(in_features, mid, 3, padding=1))
         self.conv_1 = sn(nn.Conv2d(mid, out_features, 3, padding=1))
-        self.norm_0 = SPADE(in_features, label_features)
-        self.norm_1 = SPADE(mid, label_features)
+        self.norm_0 = SPADE(in_features, label_features, hidden)
+        self.norm_1 = SPADE(mid, label_features, hidden)
         if self.learned_shortcut:
             self.conv_s = sn(nn.Conv2d(in_features, out_features, 1, bias=False))
-            self.norm_s = SPADE(in_features, label_features)
+            self.norm_s = SPADE(in_features, label_features, hidden)
 
     def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         shortcut = self.conv_s(self.norm_s(x, label)) if self.learned_shortcut else x  # (B, out, H, W)

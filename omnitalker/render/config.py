@@ -41,6 +41,7 @@ class GeneratorConfig:
     features: int = 512  # width of the middle SPADE blocks
     num_resblocks: int = 6
     min_features: int = 64  # narrowest up-sampling stage
+    spade_hidden: int = 128  # width of SPADE's shared conv (SPADE/LivePortrait: 128)
     spectral_norm: bool = True
 
 
@@ -64,7 +65,7 @@ class RendererConfig:
 
     @property
     def num_upsamples(self) -> int:
-        return int(round(math.log2(self.output_size / self.feature_size)))
+        return round(math.log2(self.output_size / self.feature_size))
 
     def validate(self) -> RendererConfig:
         a = self.appearance
@@ -109,9 +110,21 @@ def small_config(**overrides: Any) -> RendererConfig:
     base = {
         "input_size": 64,
         "output_size": 128,
-        "appearance": {"block_expansion": 16, "max_features": 64, "reshape_channel": 16, "reshape_depth": 4, "num_resblocks": 1},
+        "appearance": {
+            "block_expansion": 16,
+            "max_features": 64,
+            "reshape_channel": 16,
+            "reshape_depth": 4,
+            "num_resblocks": 1,
+        },
         "motion": {"block_expansion": 8, "max_features": 64, "num_blocks": 2, "compress": 2, "mask_kernel_size": 3},
-        "generator": {"features": 64, "num_resblocks": 1, "min_features": 16, "spectral_norm": False},
+        "generator": {
+            "features": 64,
+            "num_resblocks": 1,
+            "min_features": 16,
+            "spectral_norm": False,
+            "spade_hidden": 32,
+        },
     }
     return RendererConfig.from_dict(_merge(base, overrides))
 

@@ -73,7 +73,9 @@ class RendererPairDataset(Dataset):
             raise RenderDataError(f"split must be 'train', 'val' or 'all', got {split!r}")
         if split_by not in ("source_id", "clip_id"):
             raise RenderDataError(f"split_by must be 'source_id' or 'clip_id', got {split_by!r}")
-        self.corpus_roots = [str(corpus_roots)] if isinstance(corpus_roots, (str, os.PathLike)) else list(map(str, corpus_roots))
+        self.corpus_roots = (
+            [str(corpus_roots)] if isinstance(corpus_roots, (str, os.PathLike)) else list(map(str, corpus_roots))
+        )
         index = CorpusReader(self.corpus_roots).index
         cols = index.columns
         usable = np.flatnonzero((cols["video_nbytes"] > 0) & (cols["num_code_frames"] >= 2))
@@ -84,9 +86,13 @@ class RendererPairDataset(Dataset):
             )
         keys = cols[split_by]
         if split != "all":
-            usable = np.array([i for i in usable if _in_val(keys[int(i)], val_fraction) == (split == "val")], dtype=np.int64)
+            usable = np.array(
+                [i for i in usable if _in_val(keys[int(i)], val_fraction) == (split == "val")], dtype=np.int64
+            )
             if usable.size == 0:
-                raise RenderDataError(f"the {split} split of {self.corpus_roots} is empty (val_fraction={val_fraction})")
+                raise RenderDataError(
+                    f"the {split} split of {self.corpus_roots} is empty (val_fraction={val_fraction})"
+                )
         self.clips = [int(i) for i in usable[:max_clips]] if max_clips else [int(i) for i in usable]
         self.train = split == "train"
         self.input_size, self.output_size = input_size, output_size

@@ -51,7 +51,9 @@ class DenseMotionNetwork(nn.Module):
         k = cfg.mask_kernel_size
         self.mask = nn.Conv3d(self.hourglass.out_features, self.num_motions, kernel_size=k, padding=k // 2)
         self.occlusion = (
-            nn.Conv2d(self.hourglass.out_features * volume_depth, 1, kernel_size=7, padding=3) if cfg.occlusion else None
+            nn.Conv2d(self.hourglass.out_features * volume_depth, 1, kernel_size=7, padding=3)
+            if cfg.occlusion
+            else None
         )
 
     def sparse_motions(self, grid: torch.Tensor, kp_source: torch.Tensor, kp_driving: torch.Tensor) -> torch.Tensor:
@@ -77,7 +79,9 @@ class DenseMotionNetwork(nn.Module):
         compressed = self.compress(volume)  # (B, c, D, H, W)
         c = compressed.shape[1]
         repeated = compressed.unsqueeze(1).expand(b, m, c, d, h, w).reshape(b * m, c, d, h, w)  # (B*(K+1), c, D, H, W)
-        warped = F.grid_sample(repeated, motions.reshape(b * m, d, h, w, 3), align_corners=False)  # (B*(K+1), c, D, H, W)
+        warped = F.grid_sample(
+            repeated, motions.reshape(b * m, d, h, w, 3), align_corners=False
+        )  # (B*(K+1), c, D, H, W)
         warped = warped.view(b, m, c, d, h, w)  # (B, K+1, c, D, H, W)
 
         x = torch.cat([heat, warped], dim=2).view(b, m * (c + 1), d, h, w)  # (B, (K+1)(c+1), D, H, W)

@@ -22,11 +22,13 @@ class SPADEGenerator(nn.Module):
         g, label = cfg.generator, cfg.warped_features
         sn = g.spectral_norm
         self.fc = nn.Conv2d(label, g.features, kernel_size=3, padding=1)
-        self.middle = nn.ModuleList(SPADEResBlock(g.features, g.features, label, sn) for _ in range(g.num_resblocks))
+        self.middle = nn.ModuleList(
+            SPADEResBlock(g.features, g.features, label, sn, g.spade_hidden) for _ in range(g.num_resblocks)
+        )
         ups, width = [], g.features
         for _ in range(cfg.num_upsamples - 1):
             out = max(g.min_features, width // 2)
-            ups.append(SPADEResBlock(width, out, label, sn))
+            ups.append(SPADEResBlock(width, out, label, sn, g.spade_hidden))
             width = out
         self.up = nn.ModuleList(ups)
         self.to_rgb = nn.Conv2d(width, 3 * 4, kernel_size=3, padding=1)

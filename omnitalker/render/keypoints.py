@@ -19,7 +19,9 @@ from omnitalker.render.errors import CodeDimensionError, NoFaceError
 def check_codes(codes: torch.Tensor, name: str) -> None:
     """Codes must be (..., 61) and finite (a NaN code means the face fit failed on that frame)."""
     if not isinstance(codes, torch.Tensor):
-        raise CodeDimensionError(f"{name} must be a torch.Tensor of shape (..., {CODE_DIM}), got {type(codes).__name__}")
+        raise CodeDimensionError(
+            f"{name} must be a torch.Tensor of shape (..., {CODE_DIM}), got {type(codes).__name__}"
+        )
     if codes.dim() == 0 or codes.shape[-1] != CODE_DIM:
         raise CodeDimensionError(f"{name} must have {CODE_DIM} values per frame, got shape {tuple(codes.shape)}")
     if not torch.isfinite(codes).all():

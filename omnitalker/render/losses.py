@@ -69,7 +69,7 @@ class VGGPerceptualLoss(nn.Module):
         num_layers: int = 5,
     ) -> None:
         super().__init__()
-        self.features = load_vgg19_features(weights_path, allow_random)
+        self.features = load_vgg19_features(weights_path, allow_random)[: VGG_LAYERS[num_layers - 1] + 1]
         self.layers = VGG_LAYERS[:num_layers]
         self.layer_weights = VGG_LAYER_WEIGHTS[:num_layers]
         self.scales = scales

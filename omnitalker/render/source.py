@@ -14,7 +14,9 @@ MIN_SOURCE_SIDE = 32  # pixels; anything smaller cannot hold a usable face
 def check_source_image(image: torch.Tensor, input_size: int) -> None:
     """A (B, 3, input_size, input_size) float image in [0, 1] that is not blank."""
     if not isinstance(image, torch.Tensor) or not image.is_floating_point():
-        raise RenderInputError(f"source image must be a float tensor in [0, 1], got {getattr(image, 'dtype', type(image))}")
+        raise RenderInputError(
+            f"source image must be a float tensor in [0, 1], got {getattr(image, 'dtype', type(image))}"
+        )
     if image.dim() != 4 or image.shape[1] != 3:
         raise RenderInputError(f"source image must have shape (batch, 3, H, W), got {tuple(image.shape)}")
     if tuple(image.shape[2:]) != (input_size, input_size):
@@ -52,9 +54,13 @@ def prepare_source_image(image: np.ndarray | torch.Tensor, input_size: int) -> t
         raise RenderInputError(f"source image must be a numpy array or a tensor, got {type(image).__name__}")
     h, w = tensor.shape[1:]
     if h != w:
-        raise RenderInputError(f"source image is {h}x{w}; the renderer needs the square face crop (crop the face first)")
+        raise RenderInputError(
+            f"source image is {h}x{w}; the renderer needs the square face crop (crop the face first)"
+        )
     if h < MIN_SOURCE_SIDE:
-        raise RenderInputError(f"source image is only {h}x{w} pixels; at least {MIN_SOURCE_SIDE}x{MIN_SOURCE_SIDE} needed")
+        raise RenderInputError(
+            f"source image is only {h}x{w} pixels; at least {MIN_SOURCE_SIDE}x{MIN_SOURCE_SIDE} needed"
+        )
     if h != input_size:
         tensor = F.interpolate(tensor[None], size=(input_size, input_size), mode="bilinear", antialias=True)[0]
     tensor = tensor.clamp(0, 1)[None]  # (1, 3, S, S)

@@ -40,6 +40,7 @@ DEFAULT_LOSS: dict[str, Any] = {
     "vgg_weights": None,
     "allow_random_vgg": False,
     "vgg_scales": [1.0, 0.5, 0.25],
+    "vgg_num_layers": 5,  # relu1_1 .. relu5_1; fewer layers = cheaper (CPU smoke runs)
     "mouth_crop_size": 64,
     "mouth_margin": 0.35,
 }
@@ -79,7 +80,10 @@ class RendererModule(L.LightningModule):
         self.renderer = Renderer(cfg, face_model)
         self.discriminator = MultiScaleDiscriminator(**_merged(DEFAULT_DISC, discriminator))
         self.perceptual = VGGPerceptualLoss(
-            self.loss_cfg["vgg_weights"], self.loss_cfg["allow_random_vgg"], tuple(self.loss_cfg["vgg_scales"])
+            self.loss_cfg["vgg_weights"],
+            self.loss_cfg["allow_random_vgg"],
+            tuple(self.loss_cfg["vgg_scales"]),
+            self.loss_cfg["vgg_num_layers"],
         )
         self.mouth_indices = self.renderer.keypoints.mouth_indices()
         self._g_steps = 0
@@ -99,7 +103,11 @@ class RendererModule(L.LightningModule):
         logs["perceptual"] = self.perceptual(pred, target)
         mouth_pred, mouth_target = self._mouth_crops(pred, target, out.kp_driving)
         logs["mouth_perceptual"] = self.perceptual(mouth_pred, mouth_target)
-        total = c["l1"] * logs["l1"] + c["perceptual"] * logs["perceptual"] + c["mouth_perceptual"] * logs["mouth_perceptual"]
+        total = (
+            c["l1"] * logs["l1"]
+            + c["perceptual"] * logs["perceptual"]
+            + c["mouth_perceptual"] * logs["mouth_perceptual"]
+        )
         if use_gan:
             fake_feats, fake_logits = self.discriminator(pred)
             with torch.no_grad():

@@ -80,9 +80,14 @@ class AudioSegmentDataset(Dataset):
             raise AudioDataError(f"no audio found in corpus roots {list(corpus_roots)} or folders {list(wav_dirs)}")
         items = all_items
         if split != "all":
-            items = [it for it in all_items if _is_val(it.name, val_fraction) == (split == "val")]
-            if not items:  # tiny sets: keep one item rather than none
-                items = all_items[-1:]
+            in_val = [_is_val(it.name, val_fraction) for it in all_items]
+            if not any(in_val) and len(all_items) > 1:  # tiny sets: hold out the last item rather than none
+                in_val[-1] = True
+            items = [it for it, v in zip(all_items, in_val) if v == (split == "val")]
+            if not items:
+                raise AudioDataError(
+                    f"the {split} split is empty ({len(all_items)} items, val_fraction={val_fraction})"
+                )
         self.items = items[:max_items] if max_items else items
         self.segment_samples = segment_samples
         self.train = split == "train"

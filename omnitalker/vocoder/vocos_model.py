@@ -103,9 +103,13 @@ def check_hparams(config: dict[str, Any], config_path: Path) -> None:
     expected = {"sample_rate": SAMPLE_RATE, "hop_length": HOP_LENGTH, "n_mels": N_MELS, "n_fft": N_FFT}
     for key, value in expected.items():
         if key in fe_args and fe_args[key] != value:
-            raise VocoderConfigError(f"{config_path}: feature_extractor {key}={fe_args[key]} but the project uses {value}")
+            raise VocoderConfigError(
+                f"{config_path}: feature_extractor {key}={fe_args[key]} but the project uses {value}"
+            )
     if backbone.get("input_channels") != N_MELS:
-        raise VocoderConfigError(f"{config_path}: backbone input_channels={backbone.get('input_channels')}, need {N_MELS}")
+        raise VocoderConfigError(
+            f"{config_path}: backbone input_channels={backbone.get('input_channels')}, need {N_MELS}"
+        )
     head_args = head.get("init_args", {})
     if head_args.get("hop_length", HOP_LENGTH) != HOP_LENGTH:
         raise VocoderConfigError(f"{config_path}: head hop_length={head_args.get('hop_length')}, need {HOP_LENGTH}")
@@ -122,7 +126,9 @@ def load_vocos(directory: str | os.PathLike[str], device: str | torch.device = "
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     for path in (config_path, weights_path):
         if not path.is_file():
-            raise VocoderWeightsNotFoundError(f"missing Vocos file {path} (a Vocos directory needs {CONFIG_FILE} and {WEIGHTS_FILE})")
+            raise VocoderWeightsNotFoundError(
+                f"missing Vocos file {path} (a Vocos directory needs {CONFIG_FILE} and {WEIGHTS_FILE})"
+            )
     with open(config_path) as f:
         config = yaml.safe_load(f)
     check_hparams(config, config_path)
