@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from omnitalker.audio.asr import SidecarTranscripts, TranscriptError, make_recognizer
 from data_prep.audio import NoAudioError, level_dbfs, load_audio, resample
 from data_prep.config import PrepConfig
 from data_prep.segment import Candidate, group_segments
+from omnitalker.audio.asr import SidecarTranscripts, TranscriptError, make_recognizer
 from omnitalker.constants import SAMPLE_RATE
 from omnitalker.face.errors import ClipTooShortError, FitError, MultipleFacesError, NoFaceError, VideoDecodeError
 from omnitalker.face.extract import check_track

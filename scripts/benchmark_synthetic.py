@@ -15,16 +15,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # data_prep/ is a top-level folder of the repo
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from data_prep.synthetic.codes import session_codes  # noqa: E402
-from data_prep.synthetic.face_render import FaceRenderer  # noqa: E402
-from data_prep.synthetic.mp4 import Mp4Writer  # noqa: E402
-from data_prep.synthetic.sentences import pick_sentences  # noqa: E402
-from data_prep.synthetic.session import build_session  # noqa: E402
-from data_prep.synthetic.style import ARCHETYPES  # noqa: E402
-from omnitalker.constants import RENDER_SIZE  # noqa: E402
+from data_prep.synthetic.codes import session_codes
+from data_prep.synthetic.face_render import FaceRenderer
+from data_prep.synthetic.mp4 import Mp4Writer
+from data_prep.synthetic.sentences import pick_sentences
+from data_prep.synthetic.session import build_session
+from data_prep.synthetic.style import ARCHETYPES
+from omnitalker.constants import RENDER_SIZE
 
 
 def main(argv: list[str]) -> None:

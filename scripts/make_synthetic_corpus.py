@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # data_prep/ is a top-level folder of the repo
 
-from data_prep.synthetic.generate import (  # noqa: E402
+from data_prep.synthetic.generate import (
     PRESETS,
     SyntheticCorpusConfig,
     SyntheticCorpusError,

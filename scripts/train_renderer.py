@@ -22,23 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from omnitalker.render.data import RendererPairDataset
 from omnitalker.training.checkpoint_io import AtomicCheckpointIO
-
-
-def instantiate_all(node: DictConfig | None) -> list:
-    """Instantiate every non-null entry of a logger/callbacks group (a dict of configs with ``_target_``)."""
-    return [hydra.utils.instantiate(c) for c in (node or {}).values() if c is not None]
-
-
-def resolve_resume(value: str | None, output_dir: Path) -> str | None:
-    """``ckpt_path``: null (fresh run), "auto" (this run's checkpoints/last.ckpt if present) or an explicit path."""
-    if value in (None, "", "null"):
-        return None
-    if value == "auto":
-        last = output_dir / "checkpoints" / "last.ckpt"
-        return str(last) if last.is_file() else None
-    if not Path(value).is_file():
-        raise FileNotFoundError(f"ckpt_path={value}: no such checkpoint to resume from")
-    return value
+from omnitalker.training.run_utils import instantiate_all, resolve_resume
 
 
 def build_loaders(cfg: DictConfig, input_size: int, output_size: int) -> tuple[DataLoader, DataLoader]:

@@ -62,3 +62,12 @@ def synthetic_tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("synthetic") / "tiny"
     summary = generate_corpus(SyntheticCorpusConfig(out=str(out), progress=False, **PRESETS["tiny"]))
     return out, summary
+
+
+@pytest.fixture
+def single_thread():
+    """Small convolutions gain nothing from threads; on a shared 2-core box extra threads only spin."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

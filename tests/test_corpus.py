@@ -151,21 +151,19 @@ def test_corrupt_shard_index_is_named(tmp_path, records):
 
 def test_writer_failure_leaves_no_complete_corpus(tmp_path, records):
     root = tmp_path / "c"
-    with pytest.raises(RuntimeError, match="boom"):
-        with CorpusWriter(root, shard_size_mb=100, fsync=False) as writer:
-            writer.add(records[0])
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), CorpusWriter(root, shard_size_mb=100, fsync=False) as writer:
+        writer.add(records[0])
+        raise RuntimeError("boom")
     assert not (root / "index.json").exists()
     assert not list(root.glob("shard-*")) and not (root / ".writer.lock").exists()
     with pytest.raises(CorpusNotFoundError):
         CorpusReader(root)
 
     # a crash after some shards were published leaves a resumable checkpoint, never a complete corpus
-    with pytest.raises(RuntimeError, match="boom"):
-        with CorpusWriter(root, shard_size_mb=0.15, fsync=False) as writer:
-            for rec in records[:5]:
-                writer.add(rec)
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), CorpusWriter(root, shard_size_mb=0.15, fsync=False) as writer:
+        for rec in records[:5]:
+            writer.add(rec)
+        raise RuntimeError("boom")
     assert json.loads((root / "index.json").read_text())["complete"] is False
     with pytest.raises(IncompleteCorpusError, match="unfinished"):
         CorpusReader(root)

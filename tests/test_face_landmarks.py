@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from omnitalker.face.errors import (
     ClipTooShortError,
@@ -25,15 +24,10 @@ TALKING = MEDIA / "video" / "mimictalk_Trump_10s.mp4"
 NO_FACE = MEDIA / "hard" / "mmaudio_F8Zt3mYlOqU_000094.mp4"
 TWO_PEOPLE = MEDIA / "hard" / "facerec_two_people.jpg"
 
-pytestmark = pytest.mark.skipif(not TALKING.is_file(), reason="shared media not available")
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = [
+    pytest.mark.skipif(not TALKING.is_file(), reason="shared media not available"),
+    pytest.mark.usefixtures("single_thread"),
+]
 
 
 def write_video(path: Path, frames: np.ndarray, fps: float = 25.0) -> Path:

@@ -13,10 +13,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # data_prep/ is a top-level folder of the repo
 
 from data_prep import prepare
-from omnitalker.audio.asr import Segment
 from data_prep.config import PrepConfig
 from data_prep.process_video import video_id_for
 from data_prep.segment import group_segments
+from omnitalker.audio.asr import Segment
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 SHORT_TALK = MEDIA / "hard" / "vexpress_RD_Radio10_0_clip_0.mp4"  # 2.1 s, one speaker, real speech

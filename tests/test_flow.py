@@ -6,8 +6,8 @@ import math
 
 import pytest
 import torch
-
 from conftest import make_tiny_model, random_batch, tiny_config
+
 from omnitalker.flow.dropout import sample_condition_drop
 from omnitalker.flow.guidance import GuidanceWeights, combine_guidance
 from omnitalker.flow.loss import PartWeights, masked_flow_loss
@@ -80,7 +80,7 @@ def test_loss_ignores_unmasked_and_padded_frames():
     for kind in ("l1", "mse"):
         base, parts, per_sample = masked_flow_loss(pa, pv, ta, tv, loss_mask, kind=kind)
         off = ~loss_mask[..., None]
-        noisy = lambda x: torch.where(off, x + 100 * torch.randn_like(x), x)  # noqa: E731
+        noisy = lambda x: torch.where(off, x + 100 * torch.randn_like(x), x)
         again, parts2, per_sample2 = masked_flow_loss(noisy(pa), noisy(pv), noisy(ta), noisy(tv), loss_mask, kind=kind)
         torch.testing.assert_close(base, again)
         torch.testing.assert_close(per_sample, per_sample2)
@@ -92,7 +92,7 @@ def test_loss_ignores_unmasked_and_padded_frames():
 
 
 def test_loss_part_weights():
-    z = lambda d: torch.zeros(1, 4, d)  # noqa: E731
+    z = lambda d: torch.zeros(1, 4, d)
     mask = torch.ones(1, 4, dtype=torch.bool)
     pv = z(61)
     pv[..., 0:51] = 1.0  # expression error 1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import make_tiny_model
+
 from omnitalker.checkpoint import LoadedDiT
 from omnitalker.data.normalization import CodeNormalizer
 from omnitalker.flow.sampler import SamplerConfig
@@ -49,3 +49,20 @@ def test_train_benchmark_reports_throughput():
     model = make_tiny_model()
     result = benchmark_train_step(model.train(), torch.device("cpu"), batch=2, frames=40, bf16=False, warmup=1, iters=2)
     assert result.frames_per_s > 0 and result.tflops_per_s > 0 and result.mfu is None and result.batch == 2
+
+
+def test_inference_benchmark_times_every_stage():
+    from omnitalker.face.face_model import FaceModel
+    from omnitalker.inference.benchmark import benchmark_stages
+    from omnitalker.render.config import small_config
+    from omnitalker.render.renderer import Renderer
+    from omnitalker.vocoder import GriffinLimVocoder
+
+    result = benchmark_stages(
+        make_tiny_model(), Renderer(small_config(), FaceModel.default()), GriffinLimVocoder("cpu"),
+        torch.device("cpu"), reference_seconds=0.5, generated_seconds=0.4, fps=25, sampler=SamplerConfig(steps=2),
+        bf16=False, repeats=1,
+    )
+    for stage in ("dit_s", "vocoder_s", "renderer_s", "mux_s"):
+        assert result[stage] > 0 and result[stage.replace("_s", "_s_per_generated_s")] > 0
+    assert result["fps_end_to_end"] == pytest.approx(10 / result["total_s"])

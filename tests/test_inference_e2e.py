@@ -12,9 +12,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import SHARED
 from hydra import compose, initialize_config_dir
 
-from conftest import SHARED
 from omnitalker.face.face_model import FaceModel
 from omnitalker.inference.errors import InferenceInputError
 from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig
@@ -199,3 +199,26 @@ def test_cli_one_line_errors(smoke_models, reference, tmp_path):
         assert len(last) == 1 and __import__("re").search(pattern, last[0]), proc.stderr[-2000:]
         assert "Traceback" not in proc.stderr
         assert not out.exists()
+
+
+def test_batch_mode_reports_failures_without_stopping(smoke_models, reference, tmp_path, capsys):
+
+    from scripts_infer import run
+
+    dit, renderer = smoke_models
+    clip, truth, ref_text = reference
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("\n".join(json.dumps(j) for j in [
+        {"text": "Good morning.", "ref": str(clip), "out": str(tmp_path / "a.mp4"), "ref_text": ref_text,
+         "ref_codes": str(truth)},
+        {"text": "This one fails.", "ref": str(tmp_path / "missing.mp4"), "out": str(tmp_path / "b.mp4"),
+         "ref_text": "x", "ref_codes": str(truth)},
+        {"text": "Good evening.", "ref": str(clip), "out": str(tmp_path / "c.mp4"), "ref_text": ref_text,
+         "ref_codes": str(truth)},
+    ]))
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose("infer", overrides=[f"batch={jobs}", f"dit={dit}", f"renderer={renderer}", "vocoder=griffin_lim",
+                                          "crop=none", "device=cpu", "steps=2"])
+    assert run(cfg) == 1
+    assert (tmp_path / "a.mp4").exists() and (tmp_path / "c.mp4").exists() and not (tmp_path / "b.mp4").exists()
+    assert "1 of 3 jobs failed" in capsys.readouterr().err

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import make_tiny_model, random_batch, tiny_config
+
 from omnitalker.models.config import FUSION_KINDS, DiTConfig
 from omnitalker.models.dit import OmniTalkerDiT, parameter_breakdown
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from omnitalker.models.config import FUSION_KINDS
 from omnitalker.models.dit import OmniTalkerDiT
 from omnitalker.models.flops import analytic_forward_flops, counted_forward_flops

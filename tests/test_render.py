@@ -26,13 +26,7 @@ from omnitalker.render.losses import VGGPerceptualLoss, crop_boxes, keypoint_box
 JAW_OPEN = 24  # index of jawOpen in the 51 blendshapes
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Small convolutions gain nothing from threads; on a shared 2-core box extra threads only spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def tiny_face_model(seed: int = 0) -> FaceModel:

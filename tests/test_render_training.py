@@ -24,13 +24,7 @@ FRAMES = 8
 SIZE = 64
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Small convolutions gain nothing from threads; on a shared 2-core box extra threads only spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def encode_mp4(frames: np.ndarray, fps: float = FPS) -> bytes:

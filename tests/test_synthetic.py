@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # data_prep/ is a top-level folder of the repo
 
-from data_prep.synthetic import (  # noqa: E402
+from data_prep.synthetic import (
     ARCHETYPES,
     PRESETS,
     FaceRenderer,
@@ -30,7 +30,7 @@ from data_prep.synthetic import (  # noqa: E402
     synthesize,
     viseme,
 )
-from omnitalker.constants import BLENDSHAPE_NAMES, CODE_DIM, RENDER_SIZE, SAMPLE_RATE  # noqa: E402
+from omnitalker.constants import BLENDSHAPE_NAMES, CODE_DIM, RENDER_SIZE, SAMPLE_RATE
 
 FPS = 25.0
 SPF = int(SAMPLE_RATE / FPS)

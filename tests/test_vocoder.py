@@ -28,13 +28,7 @@ from omnitalker.vocoder import (
 TINY = VocosArchitecture(dim=32, intermediate_dim=64, num_layers=2)
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Small convolutions gain nothing from threads; on a shared 2-core box extra threads only spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _speechlike(seconds: float = 0.5, batch: int = 2) -> torch.Tensor:

@@ -93,7 +93,7 @@ def synthesize_all(texts: list[str], voice: dict, seed: int) -> list[tuple[bytes
     chunks: list[bytes] = []
     events: list[tuple] = []
 
-    def on_audio(wav, num_samples, event_array) -> int:  # noqa: ANN001 - ctypes callback
+    def on_audio(wav, num_samples, event_array) -> int:
         if num_samples > 0 and wav:
             chunks.append(ctypes.string_at(wav, num_samples * 2))
         i = 0

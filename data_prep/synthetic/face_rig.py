@@ -329,7 +329,7 @@ def default_rig() -> FaceRig:
     face_mask = np.array([g == "face" for g in groups])
     center = np.array([*face[face_mask].mean(axis=0), depth[: len(face)][face_mask].mean()
                        + HEAD_CENTER_DEPTH_FU * FACE_UNIT_PX])
-    f32 = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
+    f32 = lambda a: torch.tensor(a, dtype=torch.float32)
     return FaceRig(
         points=f32(points), depth=f32(depth), movable=torch.tensor(movable), triangles=torch.tensor(triangles),
         cavity=torch.tensor(cavity), expression_basis=f32(basis), center=f32(center),

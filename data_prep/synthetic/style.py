@@ -93,7 +93,7 @@ def _jitter(style: SpeakerStyle, index: int, rng: np.random.Generator) -> Speake
     lang_voice = style.voice.name.split("+")[0]
     variants = _EXTRA_VARIANTS[lang_voice]
     variant = variants[(index // len(ARCHETYPES) - 1) % len(variants)]
-    scale = lambda lo, hi: float(rng.uniform(lo, hi))  # noqa: E731
+    scale = lambda lo, hi: float(rng.uniform(lo, hi))
     voice = VoiceSettings(
         f"{lang_voice}+{variant}",
         rate=int(np.clip(style.voice.rate * scale(0.85, 1.15), 110, 230)),

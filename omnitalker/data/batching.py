@@ -91,7 +91,7 @@ class DynamicFrameBatchSampler(Sampler[list[int]]):
             "seed": self.seed, "num_replicas": self.num_replicas, "rank": self.rank,
             "max_frames": self.max_frames, "max_samples": self.max_samples, "bucket_size": self.bucket_size,
             "shuffle": self.shuffle, "drop_last": self.drop_last,
-            "num_items": int(len(lengths)), "total_frames": int(lengths.sum()),
+            "num_items": len(lengths), "total_frames": int(lengths.sum()),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -158,8 +158,7 @@ class DynamicFrameBatchSampler(Sampler[list[int]]):
         max_frames = self.max_frames
         cuts, start, longest = [], 0, 0
         for k, length in enumerate(item_lengths.tolist()):
-            if length > longest:
-                longest = length
+            longest = max(longest, length)
             if k > start and (k - start + 1 > cap or (k - start + 1) * longest > max_frames):
                 cuts.append(k)
                 start, longest = k, length

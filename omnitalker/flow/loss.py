@@ -37,9 +37,9 @@ def masked_flow_loss(
     it (the visible context and the padding) contribute nothing, whatever their values.
     """
     if kind == "l1":
-        err_fn = lambda a, b: (a - b).abs()  # noqa: E731
+        err_fn = lambda a, b: (a - b).abs()
     elif kind == "mse":
-        err_fn = lambda a, b: (a - b).square()  # noqa: E731
+        err_fn = lambda a, b: (a - b).square()
     else:
         raise ValueError(f"unknown loss {kind!r}; choose 'l1' or 'mse'")
     m = loss_mask.to(pred_audio.dtype)[..., None]  # (b, n, 1)

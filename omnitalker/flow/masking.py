@@ -33,7 +33,7 @@ def span_mask(
     device = lengths.device
     b = lengths.shape[0]
     n = int(lengths.max()) if max_len is None else max_len
-    rand = lambda *shape: torch.rand(*shape, generator=generator, device=device)  # noqa: E731
+    rand = lambda *shape: torch.rand(*shape, generator=generator, device=device)
 
     length = lengths.float()  # (b,)
     masked = (lo + (hi - lo) * rand(b)) * length  # (b,) frames to mask

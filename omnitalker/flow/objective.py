@@ -27,7 +27,7 @@ class ObjectiveConfig:
     drop_visual: float = 0.2
 
     @classmethod
-    def from_dict(cls, values: dict) -> "ObjectiveConfig":
+    def from_dict(cls, values: dict) -> ObjectiveConfig:
         values = dict(values)
         if "weights" in values and not isinstance(values["weights"], PartWeights):
             values["weights"] = PartWeights(**values["weights"])

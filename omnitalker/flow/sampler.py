@@ -34,7 +34,7 @@ class SamplerConfig:
             raise ValueError(f"unknown cfg_mode {self.cfg_mode!r}; choose one of {CFG_MODES}")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "SamplerConfig":
+    def from_dict(cls, values: dict) -> SamplerConfig:
         values = dict(values)
         if "guidance" in values and not isinstance(values["guidance"], GuidanceWeights):
             values["guidance"] = GuidanceWeights(**values["guidance"])
@@ -77,7 +77,7 @@ class FlowSampler:
         ]
         k = len(branches)
         flags = torch.tensor(branches, device=x_audio.device).repeat_interleave(b, dim=0)  # (k*b, 3)
-        rep = lambda x: x.repeat(k, *([1] * (x.dim() - 1))) if x is not None else None  # noqa: E731
+        rep = lambda x: x.repeat(k, *([1] * (x.dim() - 1))) if x is not None else None
         v_audio, v_visual = self.model(
             rep(x_audio),
             rep(context_audio),

@@ -62,7 +62,7 @@ class DiTConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "DiTConfig":
+    def from_dict(cls, values: dict[str, Any]) -> DiTConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:

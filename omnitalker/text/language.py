@@ -15,13 +15,12 @@ from omnitalker.text.chars import is_han, is_latin_letter, other_script
 from omnitalker.text.normalize import normalize_text
 
 _FUNCTION_WORDS = {
-    "en": "the and of to is in that it you i was for on are with this be have not what my your we he she they".split(),
-    "fr": "le la les et est une des du je vous pas que qui dans pour ce il elle nous sur avec au très mais".split(),
-    "de": "der die das und ist nicht ich ein eine zu den mit sich auf für dem es sie wir auch von guten meine mein"
-          " sind wie aber noch heute hier wird haben oder".split(),
-    "es": "el los las y es una que en por para con no se del lo como pero muy hola gracias dónde está".split(),
-    "it": "il di che e la le non per una sono con del della gli ma anche questo ciao come sei mi ti lo".split(),
-    "pt": "o os as e de que não uma um com para por do da em se é mas você olá obrigado bem está".split(),
+    "en": ["the", "and", "of", "to", "is", "in", "that", "it", "you", "i", "was", "for", "on", "are", "with", "this", "be", "have", "not", "what", "my", "your", "we", "he", "she", "they"],
+    "fr": ["le", "la", "les", "et", "est", "une", "des", "du", "je", "vous", "pas", "que", "qui", "dans", "pour", "ce", "il", "elle", "nous", "sur", "avec", "au", "très", "mais"],
+    "de": ["der", "die", "das", "und", "ist", "nicht", "ich", "ein", "eine", "zu", "den", "mit", "sich", "auf", "für", "dem", "es", "sie", "wir", "auch", "von", "guten", "meine", "mein", "sind", "wie", "aber", "noch", "heute", "hier", "wird", "haben", "oder"],
+    "es": ["el", "los", "las", "y", "es", "una", "que", "en", "por", "para", "con", "no", "se", "del", "lo", "como", "pero", "muy", "hola", "gracias", "dónde", "está"],
+    "it": ["il", "di", "che", "e", "la", "le", "non", "per", "una", "sono", "con", "del", "della", "gli", "ma", "anche", "questo", "ciao", "come", "sei", "mi", "ti", "lo"],
+    "pt": ["o", "os", "as", "e", "de", "que", "não", "uma", "um", "com", "para", "por", "do", "da", "em", "se", "é", "mas", "você", "olá", "obrigado", "bem", "está"],
 }
 _LETTER_HINTS = {"ß": "de", "ä": "de", "ö": "de", "ç": "fr", "è": "fr", "ê": "fr", "ñ": "es", "¿": "es",
                  "¡": "es", "ã": "pt", "õ": "pt", "ò": "it"}

@@ -81,8 +81,7 @@ class Vocab:
             content = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError as error:
             raise VocabFormatError(f"{path} is not UTF-8: {error}") from error
-        if content.endswith("\n"):
-            content = content[:-1]
+        content = content.removesuffix("\n")
         lines = content.split("\n")
         if len(lines) > 1 and all(line.endswith("\r") for line in lines[:-1]):
             lines = [line.removesuffix("\r") for line in lines]  # written with Windows line ends

@@ -74,7 +74,7 @@ class SampleLogger(L.Callback):
         )
         model.train(was_training)
         normalizer = CodeNormalizer.from_state_dict(module.normalizer_state).to(codes_true.device)
-        to_np = lambda x: x[0].float().cpu().numpy()  # noqa: E731
+        to_np = lambda x: x[0].float().cpu().numpy()
         fig = sample_figure(
             to_np(mel_true), to_np(mel_gen), to_np(normalizer.denormalize(codes_true)),
             to_np(normalizer.denormalize(codes_gen)), reference, f"step {step}: {batch['clip_ids'][0]}",

@@ -26,7 +26,7 @@ class OptimConfig:
             raise ValueError(f"need lr > 0, warmup_steps >= 1 and total_steps >= 1, got {self}")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "OptimConfig":
+    def from_dict(cls, values: dict) -> OptimConfig:
         values = dict(values)
         if "betas" in values:
             values["betas"] = tuple(values["betas"])

@@ -11,27 +11,14 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from omnitalker.checkpoint import CheckpointError, load_dit, read_checkpoint
+from omnitalker.checkpoint import load_dit, read_checkpoint
 from omnitalker.text import Vocab
 from omnitalker.training.checkpoint_io import AtomicCheckpointIO
 from omnitalker.training.datamodule import CorpusDataModule
 from omnitalker.training.module import OmniTalkerModule
+from omnitalker.training.run_utils import instantiate_all, resolve_resume
 
 log = logging.getLogger(__name__)
-
-
-def resolve_resume(cfg: DictConfig, output_dir: Path) -> Path | None:
-    """``ckpt_path``: null (fresh run), "auto" (this run's last.ckpt if it exists) or an explicit path."""
-    value = cfg.get("ckpt_path")
-    if value in (None, "", "null"):
-        return None
-    if value == "auto":
-        last = output_dir / "checkpoints" / "last.ckpt"
-        return last if last.is_file() else None
-    path = Path(value)
-    if not path.is_file():
-        raise CheckpointError(f"ckpt_path={value}: no such checkpoint to resume from")
-    return path
 
 
 def extend_text_embedding(weights: dict[str, torch.Tensor], new_rows: int) -> dict[str, torch.Tensor]:
@@ -50,7 +37,7 @@ def build(cfg: DictConfig) -> tuple[L.Trainer, OmniTalkerModule, CorpusDataModul
     L.seed_everything(cfg.seed, workers=True)
     data_kwargs = OmegaConf.to_container(cfg.data, resolve=True)
     datamodule = CorpusDataModule(**data_kwargs, seed=cfg.seed)
-    resume = resolve_resume(cfg, output_dir)
+    resume = resolve_resume(cfg.get("ckpt_path"), output_dir)
     arch = OmegaConf.to_container(cfg.model.arch, resolve=True)
     init_weights = None
 
@@ -92,8 +79,8 @@ def build(cfg: DictConfig) -> tuple[L.Trainer, OmniTalkerModule, CorpusDataModul
         if module.use_ema:
             module.ema.ema_model.load_state_dict(init_weights)
 
-    callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
+    callbacks = instantiate_all(cfg.get("callbacks"))
+    loggers = instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from omnitalker.constants import BLENDSHAPE_NAMES, MEL_FPS, POSE_NAMES, POSE_SLICE  # noqa: E402
+from omnitalker.constants import BLENDSHAPE_NAMES, MEL_FPS, POSE_NAMES, POSE_SLICE
 
 CURVES = ("jawOpen", "mouthFunnel", "eyeBlinkLeft", "mouthSmileLeft")
 
