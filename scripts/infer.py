@@ -20,6 +20,7 @@ from omnitalker.inference.jobs import Job, read_jobs
 from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig
 from omnitalker.inference.safety import SafetyConfig
 
+FREE_TEXT_KEYS = ("text", "ref_text")
 EXPECTED = (Exception,)  # every failure becomes one line; set HYDRA_FULL_ERROR=1 / OMNITALKER_DEBUG=1 for a traceback
 
 
@@ -65,6 +66,19 @@ def run(cfg: DictConfig) -> int:
     return 0
 
 
+def quote_free_text(argv: list[str]) -> list[str]:
+    """Hydra's override grammar rejects sentences (``!``, ``,`` and ``:`` have meanings there): quote the values of
+    ``text=`` and ``ref_text=`` so that any sentence can be passed as typed."""
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        quoted = len(value) > 1 and value[0] in "'\"" and value[-1] == value[0]
+        if sep and key.lstrip("+") in FREE_TEXT_KEYS and not quoted:
+            arg = f"{key}='" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        out.append(arg)
+    return out
+
+
 @hydra.main(version_base="1.3", config_path="../configs", config_name="infer")
 def main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
@@ -82,4 +96,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    sys.argv = sys.argv[:1] + quote_free_text(sys.argv[1:])
     main()

@@ -228,7 +228,8 @@ class OmniTalkerPipeline:
         tic = time.perf_counter()
         video = mark_frames(video, self.cfg.safety)
         audio = mark_audio(audio, self.cfg.safety)
-        write_video(out, video, audio, fps=self.cfg.fps, wav_path=wav_out, codes=codes_out_fps.numpy(),
+        write_video(out, video, audio, fps=self.cfg.fps, wav_path=wav_out,
+                    codes=codes_out_fps.numpy() if codes_out else None,
                     codes_path=codes_out, codes_fps=self.cfg.fps)
         timings["mux"] = time.perf_counter() - tic
         estimated = sum(p.new_frames for p in plans) / MEL_FPS
