@@ -7,22 +7,19 @@ to ``export_dir``, and ``metrics.json`` with the held-out reconstruction L1 befo
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 
 import hydra
 import lightning as L
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from omnitalker.render.data import RendererPairDataset
-from omnitalker.training.checkpoint_io import AtomicCheckpointIO
-from omnitalker.training.run_utils import instantiate_all, resolve_resume
+from omnitalker.training.run_utils import fit_and_export
 
 
 def build_loaders(cfg: DictConfig, input_size: int, output_size: int) -> tuple[DataLoader, DataLoader]:
@@ -53,10 +50,6 @@ def build_loaders(cfg: DictConfig, input_size: int, output_size: int) -> tuple[D
     )
 
 
-def _val_l1(trainer: L.Trainer, model, loader) -> float:
-    return float(trainer.validate(model, loader, verbose=False)[0]["val/l1"])
-
-
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train_renderer")
 def main(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
@@ -67,31 +60,7 @@ def main(cfg: DictConfig) -> dict[str, float]:
         f"renderer: {sum(p.numel() for p in model.renderer.parameters()) / 1e6:.2f} M parameters; "
         f"{len(train_loader.dataset.clips)} train clips, {len(val_loader.dataset.clips)} held-out clips"
     )
-    output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
-    resume = resolve_resume(cfg.get("ckpt_path"), output_dir)
-    trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer,
-        logger=instantiate_all(cfg.get("logger")) or False,
-        callbacks=instantiate_all(cfg.get("callbacks")),
-        plugins=[AtomicCheckpointIO()],
-    )
-    metrics: dict[str, float] = {}
-    if cfg.validate_before_fit and resume is None:
-        metrics["val_l1_start"] = _val_l1(trainer, model, val_loader)
-    trainer.fit(model, train_loader, val_loader, ckpt_path=resume)
-    metrics["val_l1_end"] = _val_l1(trainer, model, val_loader)
-    metrics["global_step"] = trainer.global_step
-    export_dir = Path(cfg.export_dir)
-    model.export(export_dir)
-    OmegaConf.save(cfg, export_dir / "train_config.yaml", resolve=True)
-    out = output_dir / "metrics.json"
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2))
-    os.replace(tmp, out)
-    print(json.dumps(metrics, indent=2))
-    return metrics
+    return fit_and_export(cfg, model, train_loader, val_loader, "val/l1", "val_l1")
 
 
 if __name__ == "__main__":

@@ -7,21 +7,18 @@ Exports the generator in the public layout (``config.yaml`` + ``pytorch_model.bi
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 
 import hydra
 import lightning as L
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from omnitalker.training.checkpoint_io import AtomicCheckpointIO
-from omnitalker.training.run_utils import instantiate_all, resolve_resume
+from omnitalker.training.run_utils import fit_and_export
 from omnitalker.vocoder.data import AudioSegmentDataset
 
 
@@ -57,34 +54,10 @@ def main(cfg: DictConfig) -> dict[str, float]:
     model = hydra.utils.instantiate(cfg.model)
     train_loader, val_loader = build_loaders(cfg)
     print(
-        f"vocoder: {sum(p.numel() for p in list(model.backbone.parameters()) + list(model.head.parameters())) / 1e6:.2f} M "
+        f"vocoder: {sum(p.numel() for m in (model.backbone, model.head) for p in m.parameters()) / 1e6:.2f} M "
         f"generator parameters; {len(train_loader.dataset)} train items, {len(val_loader.dataset)} held-out items"
     )
-    output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
-    resume = resolve_resume(cfg.get("ckpt_path"), output_dir)
-    trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer,
-        logger=instantiate_all(cfg.get("logger")) or False,
-        callbacks=instantiate_all(cfg.get("callbacks")),
-        plugins=[AtomicCheckpointIO()],
-    )
-    metrics: dict[str, float] = {}
-    if cfg.validate_before_fit and resume is None:
-        metrics["val_mel_l1_start"] = float(trainer.validate(model, val_loader, verbose=False)[0]["val/mel_l1"])
-    trainer.fit(model, train_loader, val_loader, ckpt_path=resume)
-    metrics["val_mel_l1_end"] = float(trainer.validate(model, val_loader, verbose=False)[0]["val/mel_l1"])
-    metrics["global_step"] = trainer.global_step
-    export_dir = Path(cfg.export_dir)
-    model.export(export_dir)
-    OmegaConf.save(cfg, export_dir / "train_config.yaml", resolve=True)
-    out = output_dir / "metrics.json"
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2))
-    os.replace(tmp, out)
-    print(json.dumps(metrics, indent=2))
-    return metrics
+    return fit_and_export(cfg, model, train_loader, val_loader, "val/mel_l1", "val_mel_l1")
 
 
 if __name__ == "__main__":
