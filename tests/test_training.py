@@ -153,3 +153,15 @@ def test_smoke_experiment_learns_on_the_synthetic_corpus(synthetic_tiny, tmp_pat
     assert last < 0.75 * first
     assert (tmp_path / "samples" / "step_00000060.png").exists() and (tmp_path / "samples" / "step_00000060.wav").exists()
     assert load_dit(tmp_path / "checkpoints" / "last.ckpt").weights == "ema"
+
+
+def test_paper_recipe_configs_compose():
+    cfg = config(["experiment=pretrain", "data.corpus=/data/corpus", "paths.output_dir=/tmp/x"])
+    assert cfg.model.arch.fusion_depth == 22 and cfg.model.arch.dim == 1024 and cfg.model.optim.lr == 1e-4
+    assert cfg.trainer.max_steps == 750_000 and cfg.trainer.devices == 8 and cfg.trainer.strategy == "ddp"
+    assert cfg.trainer.precision == "bf16-mixed" and cfg.trainer.gradient_clip_val == 1.0
+    assert cfg.data.max_frames == 12_800 and cfg.trainer.use_distributed_sampler is False
+    assert cfg.model.objective.drop_text == cfg.model.objective.drop_audio == cfg.model.objective.drop_visual == 0.2
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        ft = compose("finetune", overrides=["init_from=/x.ckpt", "data.corpus=/data/c", "paths.output_dir=/tmp/x"])
+    assert ft.task_name == "finetune" and ft.model.optim.lr == 2e-5 and ft.data.pairing == "same_video"
