@@ -206,14 +206,14 @@ def test_cfg_with_unit_weights_equals_fully_conditioned_prediction():
     t = torch.tensor(0.4)
     emb = model.encode_text(text, 30)
     with torch.no_grad():
-        guided = sampler.guided_velocity(state, t, ctx_a, ctx_v, emb, None)
+        guided = sampler.guided_velocity(state, t, sampler.prepare_branches(ctx_a, ctx_v, emb, None))
         direct = model(state[0], ctx_a, state[1], ctx_v, t, text_emb=emb)
     torch.testing.assert_close(guided[0], direct[0], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(guided[1], direct[1], atol=1e-5, rtol=1e-4)
     # and real weights give something else
     strong = FlowSampler(model, SamplerConfig())
     with torch.no_grad():
-        other = strong.guided_velocity(state, t, ctx_a, ctx_v, emb, None)
+        other = strong.guided_velocity(state, t, strong.prepare_branches(ctx_a, ctx_v, emb, None))
     assert (other[0] - direct[0]).abs().max() > 1e-4
 
 

@@ -41,6 +41,20 @@ class SamplerConfig:
         return cls(**values)
 
 
+@dataclass(frozen=True)
+class GuidanceBatch:
+    """Conditioning of all guidance branches, stacked branch-major: (k*b, ...) tensors and per-row drop flags."""
+
+    num_branches: int
+    context_audio: torch.Tensor  # (k*b, n, 100)
+    context_visual: torch.Tensor  # (k*b, n, 61)
+    text_emb: torch.Tensor  # (k*b, n, text_dim)
+    mask: torch.Tensor | None  # (k*b, n)
+    drop_text: torch.Tensor  # (k*b,)
+    drop_audio: torch.Tensor  # (k*b,)
+    drop_visual: torch.Tensor  # (k*b,)
+
+
 def per_sample_noise(
     lengths: torch.Tensor, n: int, dim: int, seeds: list[int], device: torch.device
 ) -> torch.Tensor:
@@ -59,36 +73,42 @@ class FlowSampler:
         self.model = model
         self.cfg = cfg
 
-    def guided_velocity(
+    def prepare_branches(
         self,
-        state: State,
-        t: torch.Tensor,
         context_audio: torch.Tensor,
         context_visual: torch.Tensor,
         text_emb: torch.Tensor,
         mask: torch.Tensor | None,
-    ) -> State:
+    ) -> GuidanceBatch:
+        """The conditioning of every guidance branch stacked into one batch; constant over the ODE steps, so it is
+        built once per sampling call."""
+        b = context_audio.shape[0]
+        branches = {"full": FULL_BRANCHES, "two_pass": TWO_PASS_BRANCHES, "none": ((False, False, False),)}[
+            self.cfg.cfg_mode
+        ]
+        k = len(branches)
+        flags = torch.tensor(branches, device=context_audio.device).repeat_interleave(b, dim=0)  # (k*b, 3)
+        rep = lambda x: x.repeat(k, *([1] * (x.dim() - 1))) if x is not None else None  # noqa: E731
+        return GuidanceBatch(
+            k, rep(context_audio), rep(context_visual), rep(text_emb), rep(mask), flags[:, 0], flags[:, 1], flags[:, 2]
+        )
+
+    def guided_velocity(self, state: State, t: torch.Tensor, branches: GuidanceBatch) -> State:
         """One guided velocity evaluation; all guidance branches run as one batched forward pass."""
         cfg = self.cfg
         x_audio, x_visual = state
-        b = x_audio.shape[0]
-        branches = {"full": FULL_BRANCHES, "two_pass": TWO_PASS_BRANCHES, "none": ((False, False, False),)}[
-            cfg.cfg_mode
-        ]
-        k = len(branches)
-        flags = torch.tensor(branches, device=x_audio.device).repeat_interleave(b, dim=0)  # (k*b, 3)
-        rep = lambda x: x.repeat(k, *([1] * (x.dim() - 1))) if x is not None else None
+        k = branches.num_branches
         v_audio, v_visual = self.model(
-            rep(x_audio),
-            rep(context_audio),
-            rep(x_visual),
-            rep(context_visual),
-            t.expand(k * b),
-            text_emb=rep(text_emb),
-            mask=rep(mask),
-            drop_text=flags[:, 0],
-            drop_audio=flags[:, 1],
-            drop_visual=flags[:, 2],
+            x_audio.repeat(k, 1, 1),
+            branches.context_audio,
+            x_visual.repeat(k, 1, 1),
+            branches.context_visual,
+            t.expand(k * x_audio.shape[0]),
+            text_emb=branches.text_emb,
+            mask=branches.mask,
+            drop_text=branches.drop_text,
+            drop_audio=branches.drop_audio,
+            drop_visual=branches.drop_visual,
         )  # (k*b, n, 100), (k*b, n, 61)
         va, vv = v_audio.chunk(k), v_visual.chunk(k)
         if cfg.cfg_mode == "full":
@@ -134,8 +154,10 @@ class FlowSampler:
         mask = None if bool(valid.all()) else valid
         text_emb = self.model.encode_text(text, n, mask=mask)  # (b, n, text_dim), once per call, not per step
 
+        branches = self.prepare_branches(context_audio, context_visual, text_emb, mask)
+
         def velocity(state: State, t: torch.Tensor) -> State:
-            return self.guided_velocity(state, t, context_audio, context_visual, text_emb, mask)
+            return self.guided_velocity(state, t, branches)
 
         grid = time_grid(cfg.steps, cfg.grid, cfg.sway_coef, device)
         audio, visual = integrate(velocity, x0, grid, cfg.method)
