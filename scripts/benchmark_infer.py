@@ -7,12 +7,12 @@ Paper: 25 FPS end to end on one RTX 4090 (0.8B, 16 steps). Results: docs/benchma
 
 from __future__ import annotations
 
-import json
-
 import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from omnitalker.benchmark_report import report_row
+from omnitalker.device import resolve_device
 from omnitalker.face.face_model import FaceModel
 from omnitalker.flow.sampler import SamplerConfig
 from omnitalker.inference.benchmark import benchmark_stages
@@ -24,8 +24,7 @@ from omnitalker.vocoder import GriffinLimVocoder, VocosVocoder, build_vocos
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="benchmark_infer")
 def main(cfg: DictConfig) -> None:
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if cfg.device == "auto" else cfg.device))
+    device = resolve_device(cfg.device)
     bf16 = device.type == "cuda" if cfg.bf16 == "auto" else bool(cfg.bf16)
     torch.backends.cuda.matmul.allow_tf32 = True
     dit = build_dit(cfg.model.arch, text_vocab_size=cfg.vocab_size, dropout=0.0)
@@ -41,11 +40,7 @@ def main(cfg: DictConfig) -> None:
                               sampler, bf16, cfg.render_batch, cfg.repeats, cfg.reference_video)
     row = {"model": cfg.model.name, "renderer": cfg.renderer, "vocoder": cfg.vocoder, "device": str(device),
            "bf16": bf16, "compile": cfg.compile, "steps": cfg.steps, "cfg_mode": cfg.cfg_mode, **result}
-    for key, value in row.items():
-        print(f"{key:>28}: {value:.4g}" if isinstance(value, float) else f"{key:>28}: {value}")
-    if cfg.out:
-        with open(cfg.out, "a") as f:
-            f.write(json.dumps(row) + "\n")
+    report_row(row, cfg.out)
 
 
 if __name__ == "__main__":

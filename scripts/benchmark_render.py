@@ -14,13 +14,10 @@ import argparse
 import contextlib
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from omnitalker.constants import CODE_DIM
 from omnitalker.face.face_model import DEFAULT_MODEL_PATH, FaceModel

@@ -6,20 +6,19 @@
 
 from __future__ import annotations
 
-import json
-
 import hydra
 import torch
 from omegaconf import DictConfig
 
+from omnitalker.benchmark_report import report_row
+from omnitalker.device import resolve_device
 from omnitalker.models.factory import build_dit
 from omnitalker.training.benchmark import benchmark_train_step
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="benchmark_train")
 def main(cfg: DictConfig) -> None:
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if cfg.device == "auto" else cfg.device))
+    device = resolve_device(cfg.device)
     bf16 = device.type == "cuda" if cfg.precision == "auto" else cfg.precision == "bf16"
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -29,11 +28,7 @@ def main(cfg: DictConfig) -> None:
     result = benchmark_train_step(model, device, batch, cfg.sample_frames, bf16, cfg.compile, cfg.warmup, cfg.iters,
                                   cfg.peak_tflops)
     row = dict(model=cfg.model.name, **result.to_dict())
-    for key, value in row.items():
-        print(f"{key:>18}: {value:.4g}" if isinstance(value, float) else f"{key:>18}: {value}")
-    if cfg.out:
-        with open(cfg.out, "a") as f:
-            f.write(json.dumps(row) + "\n")
+    report_row(row, cfg.out)
 
 
 if __name__ == "__main__":

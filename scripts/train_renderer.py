@@ -7,19 +7,13 @@ to ``export_dir``, and ``metrics.json`` with the held-out reconstruction L1 befo
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import hydra
 import lightning as L
-import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from omnitalker.render.data import RendererPairDataset
-from omnitalker.training.run_utils import fit_and_export
+from omnitalker.training.run_utils import fit_and_export, train_val_loaders
 
 
 def build_loaders(cfg: DictConfig, input_size: int, output_size: int) -> tuple[DataLoader, DataLoader]:
@@ -35,19 +29,7 @@ def build_loaders(cfg: DictConfig, input_size: int, output_size: int) -> tuple[D
     }
     train = RendererPairDataset(split="train", pairs_per_clip=d.pairs_per_clip, **common)
     val = RendererPairDataset(split="val", pairs_per_clip=4, max_clips=d.get("max_val_clips"), **common)
-    workers = int(d.num_workers)
-    return (
-        DataLoader(
-            train,
-            batch_size=d.batch_size,
-            shuffle=True,
-            num_workers=workers,
-            drop_last=len(train) > d.batch_size,
-            persistent_workers=workers > 0,
-            pin_memory=torch.cuda.is_available(),
-        ),
-        DataLoader(val, batch_size=d.val_batch_size, shuffle=False, num_workers=workers),
-    )
+    return train_val_loaders(train, val, d)
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train_renderer")

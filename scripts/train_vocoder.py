@@ -7,18 +7,12 @@ Exports the generator in the public layout (``config.yaml`` + ``pytorch_model.bi
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import hydra
 import lightning as L
-import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from omnitalker.training.run_utils import fit_and_export
+from omnitalker.training.run_utils import fit_and_export, train_val_loaders
 from omnitalker.vocoder.data import AudioSegmentDataset
 
 
@@ -33,19 +27,7 @@ def build_loaders(cfg: DictConfig) -> tuple[DataLoader, DataLoader]:
     }
     train = AudioSegmentDataset(split="train", **common)
     val = AudioSegmentDataset(split="val", max_items=d.get("max_val_items"), **common)
-    workers = int(d.num_workers)
-    return (
-        DataLoader(
-            train,
-            batch_size=d.batch_size,
-            shuffle=True,
-            num_workers=workers,
-            drop_last=len(train) > d.batch_size,
-            persistent_workers=workers > 0,
-            pin_memory=torch.cuda.is_available(),
-        ),
-        DataLoader(val, batch_size=d.val_batch_size, shuffle=False, num_workers=workers),
-    )
+    return train_val_loaders(train, val, d)
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train_vocoder")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED
 
 from omnitalker.face.errors import (
     ClipTooShortError,
@@ -19,7 +20,7 @@ from omnitalker.face.extract import extract_codes
 from omnitalker.face.landmarks import LandmarkerConfig, extract_landmarks, resolve_landmarker_model
 from omnitalker.face.video import read_frames
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+MEDIA = SHARED / "media"
 TALKING = MEDIA / "video" / "mimictalk_Trump_10s.mp4"
 NO_FACE = MEDIA / "hard" / "mmaudio_F8Zt3mYlOqU_000094.mp4"
 TWO_PEOPLE = MEDIA / "hard" / "facerec_two_people.jpg"

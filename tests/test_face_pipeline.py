@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # data_prep/ is a top-level folder of the repo
+from conftest import SHARED
 
 from data_prep import prepare
 from data_prep.config import PrepConfig
@@ -18,7 +16,7 @@ from data_prep.process_video import video_id_for
 from data_prep.segment import group_segments
 from omnitalker.audio.asr import Segment
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+MEDIA = SHARED / "media"
 SHORT_TALK = MEDIA / "hard" / "vexpress_RD_Radio10_0_clip_0.mp4"  # 2.1 s, one speaker, real speech
 SILENT = MEDIA / "hard" / "liveportrait_d19.mp4"  # audio stream of digital silence
 pytestmark = pytest.mark.skipif(not SHORT_TALK.is_file(), reason="shared media not available")

@@ -17,6 +17,8 @@ from hydra import compose, initialize_config_dir
 
 from omnitalker.face.face_model import FaceModel
 from omnitalker.inference.errors import InferenceInputError
+from omnitalker.inference.media import decode_audio, decode_video
+from omnitalker.inference.mux import write_video
 from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig
 from omnitalker.inference.watermark import detect_watermark
 from omnitalker.render.checkpoint import save_renderer
@@ -91,23 +93,10 @@ def test_text_and_reference_to_mp4(pipeline, reference, tmp_path):
 
 
 def reencode(src_path: Path, dst_path: Path) -> Path:
-    with av.open(str(src_path)) as src:
-        frames = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
-    with av.open(str(src_path)) as src:
-        audio = np.concatenate([f.to_ndarray().reshape(-1) for f in src.decode(audio=0)]).astype(np.float32)
-    with av.open(str(dst_path), "w") as dst:
-        vs = dst.add_stream("libx264", rate=25, options={"crf": "23"})
-        vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        aus = dst.add_stream("aac", rate=24000, bit_rate=128_000)
-        aus.layout = "mono"
-        for frame in frames:
-            dst.mux(vs.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        dst.mux(vs.encode())
-        for start in range(0, len(audio), 1024):
-            chunk = av.AudioFrame.from_ndarray(audio[None, start:start + 1024], format="fltp", layout="mono")
-            chunk.sample_rate = 24000
-            dst.mux(aus.encode(chunk))
-        dst.mux(aus.encode())
+    """Decode and re-encode with different settings (h264 crf 23, AAC 128 kb/s), as a sharing platform would."""
+    frames, fps = decode_video(src_path)
+    audio, _ = decode_audio(src_path)
+    write_video(dst_path, frames, audio, fps=fps, crf=23, audio_bitrate=128_000)
     return dst_path
 
 
@@ -133,25 +122,19 @@ def two_faces_video(path: Path) -> Path:
     return path
 
 
-def write_clip(path: Path, frames: list[np.ndarray], with_audio: bool, seconds: float | None = None) -> Path:
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as c:
+def write_clip(path: Path, frames: list[np.ndarray], with_audio: bool) -> Path:
+    """An mp4 of ``frames`` at 25 fps with a modulated tone, or with no audio stream at all."""
+    if with_audio:
+        t = np.arange(int(len(frames) / 25 * 24000)) / 24000
+        tone = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+        write_video(path, np.stack(frames), tone, fps=25)
+        return path
+    with av.open(str(path), "w") as c:  # write_video always writes an audio stream; this case must have none
         vs = c.add_stream("libx264", rate=25)
-        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-        if with_audio:
-            aus = c.add_stream("aac", rate=24000)
-            aus.layout = "mono"
+        vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
         for frame in frames:
             c.mux(vs.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         c.mux(vs.encode())
-        if with_audio:
-            t = np.arange(int(len(frames) / 25 * 24000)) / 24000
-            tone = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
-            for start in range(0, len(tone), 1024):
-                chunk = av.AudioFrame.from_ndarray(tone[None, start:start + 1024], format="fltp", layout="mono")
-                chunk.sample_rate = 24000
-                c.mux(aus.encode(chunk))
-            c.mux(aus.encode())
     return path
 
 
@@ -175,6 +158,11 @@ def test_bad_inputs_give_clear_errors_and_no_output(pipeline, reference, tmp_pat
             pipeline.generate("Hello there.", ref, out, ref_text="hello", ref_codes=codes, progress=False)
         assert not isinstance(info.value, (AttributeError, TypeError, KeyError, IndexError)), f"{name}: {info.value!r}"
         assert not out.exists(), f"{name}: an output file was left behind"
+    (tmp_path / "codes.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(InferenceInputError, match="cannot read the reference codes file"):
+        pipeline.generate("Hello there.", clip, tmp_path / "c.mp4", ref_text="hello", ref_codes=tmp_path / "codes.npz",
+                          progress=False)
+    assert not (tmp_path / "c.mp4").exists()
     for text, pattern in (("", "empty"), ("⊗⊕∰", "nothing to pronounce|unknown to the vocabulary")):
         with pytest.raises(InferenceInputError, match=pattern):
             pipeline.generate(text, clip, tmp_path / "t.mp4", ref_text=ref_text, ref_codes=truth, progress=False)

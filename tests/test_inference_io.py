@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import SHARED
 
 from omnitalker.constants import MEL_FPS
 from omnitalker.inference.chunking import split_text
@@ -35,7 +36,7 @@ from omnitalker.inference.reference import ReferenceCutWarning, choose_cut_frame
 from omnitalker.inference.seams import blend_codes, crossfade_audio
 from omnitalker.text import LETTERS_PER_SYLLABLE, normalize_text
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+MEDIA = SHARED / "media"
 SR = 24_000
 
 

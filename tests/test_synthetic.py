@@ -13,8 +13,6 @@ import librosa
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # data_prep/ is a top-level folder of the repo
-
 from data_prep.synthetic import (
     ARCHETYPES,
     PRESETS,

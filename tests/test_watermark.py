@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import SHARED
 
 from omnitalker.inference.audio_watermark import detect_audio_watermark, embed_audio_watermark
 from omnitalker.inference.errors import MediaArrayError, WatermarkError
@@ -25,7 +26,7 @@ from omnitalker.inference.video_watermark import (
 from omnitalker.inference.watermark import detect_watermark
 from omnitalker.inference.watermark_key import DEFAULT_WATERMARK_KEY, KEY_ENV_VAR, resolve_key
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+MEDIA = SHARED / "media"
 SR = 24_000
 
 

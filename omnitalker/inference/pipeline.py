@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zipfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from omnitalker.audio.mel import log_mel
 from omnitalker.checkpoint import load_dit
 from omnitalker.constants import HOP_LENGTH, MEL_FPS, SAMPLE_RATE
 from omnitalker.data.resample import resample_codes
+from omnitalker.device import resolve_device
 from omnitalker.face.crop import crop_face
 from omnitalker.flow.sampler import SamplerConfig
 from omnitalker.inference.chunking import split_text
@@ -84,10 +86,12 @@ class InferenceResult:
     codes: Path | None = None
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+def load_codes_file(path: str | Path):
+    """A precomputed codes file (npz from scripts/extract_codes.py or the synthetic corpus' ground truth)."""
+    try:
+        return np.load(path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # missing, not an npz, truncated
+        raise InferenceInputError(f"cannot read the reference codes file {path}: {exc}") from exc
 
 
 class OmniTalkerPipeline:
@@ -111,15 +115,16 @@ class OmniTalkerPipeline:
         self, path: str | Path, ref_text: str | None = None, ref_codes: str | Path | None = None
     ) -> ReferenceAnalysis:
         clip = load_reference(path, max_seconds=self.cfg.max_reference_seconds)
-        if (ref_text is None or not ref_text.strip()) and ref_codes is not None:
-            stored = np.load(ref_codes)  # the synthetic corpus' ground-truth files carry the transcript
+        stored = load_codes_file(ref_codes) if ref_codes is not None else None
+        if (ref_text is None or not ref_text.strip()) and stored is not None:
+            # the synthetic corpus' ground-truth files carry the transcript
             ref_text = str(stored["text"]) if "text" in stored.files else None
         if ref_text is None or not ref_text.strip():
             ref_text = self._transcribe(clip)
         elif clip.was_cut:
             warnings.warn("the reference was cut to 10 s but ref_text covers the whole file: give the transcript "
                           "of the kept part (or omit ref_text to use ASR) for correct timing", stacklevel=2)
-        codes, fps, report, crop_ref = self._reference_codes(path, ref_codes)
+        codes, fps, report, crop_ref = self._reference_codes(path, ref_codes, stored)
         frames_kept = clip.frames.shape[0]
         codes = codes[: max(1, round(frames_kept / clip.fps * fps))]  # the same span as the kept audio
         audio = torch.from_numpy(clip.audio).float()
@@ -131,10 +136,10 @@ class OmniTalkerPipeline:
         return ReferenceAnalysis(clip, ref_text, mel, codes_mel, np.ascontiguousarray(image),
                                  torch.from_numpy(codes[idx]).float(), report)
 
-    def _reference_codes(self, path, ref_codes):
-        """(codes (T, 61) at fps, fps, report, crop reference (centre, scale) or None)."""
-        if ref_codes is not None:
-            data = np.load(ref_codes)
+    def _reference_codes(self, path, ref_codes, data):
+        """(codes (T, 61) at fps, fps, report, crop reference (centre, scale) or None); ``data`` = the loaded
+        ``ref_codes`` file, if one was given."""
+        if data is not None:
             if "codes" not in data or "fps" not in data:
                 raise InferenceInputError(f"{ref_codes}: a codes file needs arrays 'codes' (T, 61) and 'fps'")
             codes, fps = data["codes"].astype(np.float32), float(data["fps"])

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader
 
 from omnitalker.data.batching import DynamicFrameBatchSampler
@@ -63,7 +64,7 @@ class CorpusDataModule(L.LightningDataModule):
             vocab = Vocab.build(self.reader.index.columns["text"].tolist())
         if base is not None:
             merged = Vocab(list(base.symbols))
-            added = merged.extend(s for s in vocab.symbols if s not in set(base.symbols))
+            added = merged.extend(vocab.symbols)  # keeps the base ids, appends only new symbols
             if added:
                 log.info("vocabulary extended by %d new symbols: %s", len(added), added[:20])
             vocab = merged
@@ -118,7 +119,7 @@ class CorpusDataModule(L.LightningDataModule):
             collate_fn=collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
-            pin_memory=trainer is not None and trainer.accelerator.__class__.__name__ == "CUDAAccelerator",
+            pin_memory=trainer is not None and isinstance(trainer.accelerator, CUDAAccelerator),
         )
 
     def state_dict(self) -> dict[str, Any]:

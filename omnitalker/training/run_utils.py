@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader, Dataset
+
+from omnitalker.training.checkpoint_io import AtomicCheckpointIO
 
 
 def instantiate_all(node: DictConfig | None) -> list:
@@ -29,14 +36,6 @@ def fit_and_export(cfg: DictConfig, model, train_loader, val_loader, val_key: st
     """Shared tail of the decoder trainers: save the config, fit (resuming if asked), record the held-out
     ``val_key`` before and after training as ``{metric}_start`` / ``{metric}_end`` in metrics.json (atomic), and
     export the model in its inference format to ``cfg.export_dir``."""
-    import json
-    import os
-
-    import lightning as L
-    from omegaconf import OmegaConf
-
-    from omnitalker.training.checkpoint_io import AtomicCheckpointIO
-
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
@@ -66,3 +65,21 @@ def fit_and_export(cfg: DictConfig, model, train_loader, val_loader, val_key: st
     os.replace(tmp, out)
     print(json.dumps(metrics, indent=2))
     return metrics
+
+
+def train_val_loaders(train: Dataset, val: Dataset, data: DictConfig) -> tuple[DataLoader, DataLoader]:
+    """Shuffled training loader (dropping a ragged last batch when there is more than one) and a held-out loader,
+    sized by the data config's batch_size / val_batch_size / num_workers."""
+    workers = int(data.num_workers)
+    return (
+        DataLoader(
+            train,
+            batch_size=data.batch_size,
+            shuffle=True,
+            num_workers=workers,
+            drop_last=len(train) > data.batch_size,
+            persistent_workers=workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        ),
+        DataLoader(val, batch_size=data.val_batch_size, shuffle=False, num_workers=workers),
+    )
