@@ -103,6 +103,27 @@ def test_loss_part_weights():
         masked_flow_loss(z(100), pv, z(100), z(61), mask, kind="huber")
 
 
+def test_loss_normaliser_is_exact_under_bf16_autocast():
+    """Masked-frame counts above 256 are not representable in bf16: the per-sample normaliser must stay float32."""
+    n = 1100
+    loss_mask = torch.zeros(2, n, dtype=torch.bool)
+    loss_mask[0, :1001] = True  # 1001 rounds to 1000 in bf16
+    loss_mask[1, 50:1077] = True  # 1027 rounds to 1024
+    layer_a, layer_v = torch.nn.Linear(8, 100), torch.nn.Linear(8, 61)
+    x = torch.randn(2, n, 8, generator=torch.Generator().manual_seed(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        pred_a, pred_v = layer_a(x), layer_v(x)
+        assert pred_a.dtype == torch.bfloat16
+        # targets differ from the predictions by exactly 1 everywhere: every part's L1 error is exactly 1
+        total, parts, per_sample = masked_flow_loss(pred_a, pred_v, pred_a.float() + 1, pred_v.float() + 1,
+                                                    loss_mask, PartWeights(), "l1")
+    assert per_sample.dtype == torch.float32
+    expected = sum(PartWeights().__dict__.values())  # each part's error is 1
+    torch.testing.assert_close(per_sample, torch.full((2,), expected), atol=2e-5, rtol=0)
+    for name, value in parts.items():
+        assert abs(value.item() - 1.0) < 2e-6, name
+
+
 def test_objective_loss_ignores_padding_content():
     model = make_tiny_model()
     mel, codes, text, lengths = random_batch(b=2, n=32, lengths=[32, 20])
@@ -130,6 +151,26 @@ def test_condition_dropout_is_independent_per_sample_and_condition():
     assert not (none.text | none.audio | none.visual).any()
     every = sample_condition_drop(100, 1.0, 1.0, 1.0)
     assert (every.text & every.audio & every.visual).all()
+
+
+def test_joint_condition_drop_rates():
+    """p_all drops all three conditions together; the rates follow p_all + (1 - p_all) * (independent rate)."""
+    n = 200000
+    drop = sample_condition_drop(n, 0.2, 0.2, 0.2, generator=torch.Generator().manual_seed(3), p_all=0.1)
+    all3 = (drop.text & drop.audio & drop.visual).float().mean().item()
+    expected_all = 0.1 + 0.9 * 0.008
+    assert abs(all3 - expected_all) < 4 * math.sqrt(expected_all * (1 - expected_all) / n)
+    for d in (drop.text, drop.audio, drop.visual):
+        rate = d.float().mean().item()
+        assert abs(rate - (0.1 + 0.9 * 0.2)) < 4 * math.sqrt(0.28 * 0.72 / n)
+    # outside the joint drop the conditions stay independent: exactly-text-only drops = 0.9 * 0.2 * 0.8 * 0.8
+    text_only = (drop.text & ~drop.audio & ~drop.visual).float().mean().item()
+    assert abs(text_only - 0.9 * 0.128) < 4 * math.sqrt(0.1152 * 0.8848 / n)
+    # the same draws with p_all = 0 reproduce the independent recipe (v(null) on 0.8 % of samples)
+    plain = sample_condition_drop(n, 0.2, 0.2, 0.2, generator=torch.Generator().manual_seed(3))
+    assert abs((plain.text & plain.audio & plain.visual).float().mean().item() - 0.008) < 0.0015
+    with pytest.raises(ValueError, match="all"):
+        sample_condition_drop(4, 0.2, 0.2, 0.2, p_all=1.5)
 
 
 def test_objective_passes_null_forms_to_the_network():

@@ -53,3 +53,35 @@ def span_mask(
     if bool(empty.any()):
         mask[empty, (lengths[empty] - 1)] = True
     return mask
+
+
+def target_mask(
+    lengths: torch.Tensor,
+    ref_lengths: torch.Tensor,
+    max_len: int | None = None,
+    tail_prob: float = 0.0,
+    tail_max_frames: int = 0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Mask (b, n) of a reference + target item: True on the target ``[ref_length, length)``, as at inference.
+
+    With probability ``tail_prob`` a sample also masks the last ``U{1..tail_max_frames}`` frames of its reference
+    (never more than half of it), so the model also learns to continue from a reference cut mid-sound. Samples with
+    ``ref_length == 0`` (single clips) come out fully masked over their valid frames; padding is never masked.
+    """
+    if not 0.0 <= tail_prob <= 1.0:
+        raise ValueError(f"reference tail probability must be in [0, 1], got {tail_prob}")
+    if tail_max_frames < 0:
+        raise ValueError(f"tail_max_frames must be >= 0, got {tail_max_frames}")
+    if bool((ref_lengths < 0).any()) or bool((ref_lengths >= lengths).any()):
+        raise ValueError("every reference must be shorter than its item (0 <= ref_length < length)")
+    device = lengths.device
+    n = int(lengths.max()) if max_len is None else max_len
+    start = ref_lengths.clone()  # (b,) first generated frame
+    if tail_prob > 0 and tail_max_frames > 0:
+        take = torch.rand(lengths.shape[0], generator=generator, device=device) < tail_prob  # (b,)
+        limit = torch.minimum(ref_lengths // 2, torch.full_like(ref_lengths, tail_max_frames))  # (b,)
+        tail = 1 + (torch.rand(lengths.shape[0], generator=generator, device=device) * limit).floor().long()  # <= limit
+        start = start - torch.where(take & (limit > 0), tail, 0)  # (b,)
+    frames = torch.arange(n, device=device)[None, :]  # (1, n)
+    return (frames >= start[:, None]) & (frames < lengths[:, None])  # (b, n)

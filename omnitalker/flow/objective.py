@@ -1,4 +1,10 @@
-"""Masked-infilling conditional flow matching on the joint (mel, visual code) sequence (SPEC §4)."""
+"""Masked-infilling conditional flow matching on the joint (mel, visual code) sequence (SPEC §4).
+
+Which frames are generated: a single clip gets the paper's random span (70–100 % of its frames); a reference +
+target pair from one source video (``ref_lengths > 0``) is masked exactly on its target with probability
+``paired_target_prob`` (default 1) — the inference case, reference fully visible — and otherwise gets the same random
+span over the whole concatenation. How many items are pairs is the dataset's choice (``data.pairing``/``pair_prob``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ import torch
 
 from omnitalker.flow.dropout import sample_condition_drop
 from omnitalker.flow.loss import PartWeights, masked_flow_loss
-from omnitalker.flow.masking import lengths_to_mask, span_mask
+from omnitalker.constants import MEL_FPS
+from omnitalker.flow.masking import lengths_to_mask, span_mask, target_mask
 from omnitalker.flow.timesteps import sample_time
 from omnitalker.models.dit import OmniTalkerDiT
 
@@ -25,6 +32,18 @@ class ObjectiveConfig:
     drop_text: float = 0.2
     drop_audio: float = 0.2
     drop_visual: float = 0.2
+    drop_all: float = 0.0  # joint drop of all three conditions (trains v(∅) beyond the 0.8 % of independent drops)
+    paired_target_prob: float = 1.0  # paired items masked exactly on their target; the rest get the random span
+    ref_tail_prob: float = 0.0  # a target-masked item also masks the reference's tail with this probability
+    ref_tail_max_s: float = 0.5  # the longest reference tail masked (uniform 1 frame .. this; <= half the reference)
+
+    def __post_init__(self) -> None:
+        for name in ("paired_target_prob", "ref_tail_prob", "drop_all"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"objective.{name} must be in [0, 1], got {value}")
+        if self.ref_tail_max_s < 0:
+            raise ValueError(f"objective.ref_tail_max_s must be >= 0, got {self.ref_tail_max_s}")
 
     @classmethod
     def from_dict(cls, values: dict) -> ObjectiveConfig:
@@ -49,11 +68,34 @@ class FlowMatchingObjective:
     """x_t = (1 − t)·x0 + t·x1 with x0 ~ N(0, I) and target velocity x1 − x0, same t and mask for both streams.
 
     The context given to the network is the ground truth outside the infilling span and zeros inside it; the loss
-    counts only masked, non-padded frames. Text, reference audio and reference visual are each dropped per sample.
+    counts only masked, non-padded frames. Text, reference audio and reference visual are each dropped per sample
+    (and all together with ``drop_all``). ``ref_lengths`` (b,) marks paired items (0 = single clip).
     """
 
     def __init__(self, cfg: ObjectiveConfig = ObjectiveConfig()) -> None:
         self.cfg = cfg
+
+    def infill_mask(
+        self,
+        lengths: torch.Tensor,
+        ref_lengths: torch.Tensor | None,
+        max_len: int,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """(b, n) True = generated: the target of paired items (see the module docstring), a random span otherwise."""
+        cfg = self.cfg
+        span = span_mask(lengths, cfg.mask_frac, cfg.num_spans, max_len, generator)  # (b, n)
+        if ref_lengths is None:
+            return span
+        ref_lengths = ref_lengths.to(lengths.device)
+        paired = ref_lengths > 0  # (b,)
+        if not bool(paired.any()) or cfg.paired_target_prob == 0:
+            return span  # nothing else drawn: single-clip batches consume the generator as before
+        use_target = paired & (torch.rand(lengths.shape[0], generator=generator, device=lengths.device)
+                               < cfg.paired_target_prob)  # (b,)
+        target = target_mask(lengths, ref_lengths, max_len, cfg.ref_tail_prob,
+                             int(round(cfg.ref_tail_max_s * MEL_FPS)), generator)  # (b, n)
+        return torch.where(use_target[:, None], target, span)
 
     def __call__(
         self,
@@ -63,6 +105,7 @@ class FlowMatchingObjective:
         text: torch.Tensor,
         lengths: torch.Tensor,
         generator: torch.Generator | None = None,
+        ref_lengths: torch.Tensor | None = None,
     ) -> FlowLossOutput:
         cfg = self.cfg
         if mel.dim() != 3 or codes.dim() != 3 or mel.shape[:2] != codes.shape[:2]:
@@ -73,7 +116,7 @@ class FlowMatchingObjective:
         b, n, _ = mel.shape
         device = mel.device
         valid = lengths_to_mask(lengths, n)  # (b, n)
-        infill = span_mask(lengths, cfg.mask_frac, cfg.num_spans, n, generator)  # (b, n) True = generate
+        infill = self.infill_mask(lengths, ref_lengths, n, generator)  # (b, n) True = generate
 
         t = sample_time(b, cfg.time_sampler, cfg.time_mean, cfg.time_std, device, generator)  # (b,)
         noise_a = torch.randn(mel.shape, device=device, generator=generator)  # (b, n, 100)
@@ -83,7 +126,8 @@ class FlowMatchingObjective:
         noisy_v = (1 - tt) * noise_v + tt * codes  # (b, n, 61)
         context_a = mel.masked_fill(infill[..., None], 0.0)  # (b, n, 100)
         context_v = codes.masked_fill(infill[..., None], 0.0)  # (b, n, 61)
-        drop = sample_condition_drop(b, cfg.drop_text, cfg.drop_audio, cfg.drop_visual, device, generator)
+        drop = sample_condition_drop(b, cfg.drop_text, cfg.drop_audio, cfg.drop_visual, device, generator,
+                                     p_all=cfg.drop_all)
 
         pred_a, pred_v = model(
             noisy_a,

@@ -80,7 +80,8 @@ class OmniTalkerModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         torch.manual_seed(self.seed * 1_000_003 + self.global_step * 7919 + self.global_rank)
-        out = self.objective(self.net, batch["mel"], batch["codes"], batch["text"], batch["lengths"])
+        out = self.objective(self.net, batch["mel"], batch["codes"], batch["text"], batch["lengths"],
+                             ref_lengths=batch.get("ref_lengths"))
         if not torch.isfinite(out.loss):
             raise NonFiniteLossError(
                 f"non-finite loss {out.loss.item()} at step {self.global_step} "
