@@ -13,42 +13,68 @@ from omnitalker.data.batching import DynamicFrameBatchSampler
 from omnitalker.data.corpus import CorpusReader
 from omnitalker.data.dataset import DatasetItemError, TalkingHeadDataset, collate
 from omnitalker.data.normalization import CodeNormalizer
-from omnitalker.data.resample import num_code_frames_for_mel, num_mel_frames_for_codes, resample_codes
+from omnitalker.audio.mel import num_mel_frames
+from omnitalker.data.resample import (
+    MEL_PHASE,
+    codes_to_mel_rate,
+    codes_to_video_rate,
+    num_code_frames_for_mel,
+    num_mel_frames_for_codes,
+    resample_codes,
+)
 from omnitalker.text import Vocab, tokenize
 
 torch.set_num_threads(1)
 
 
 # --- resampling -----------------------------------------------------------------------------------------------
-def test_resample_exact_endpoints_and_linear_between():
+def test_resample_is_linear_interpolation_at_the_destination_instants():
     codes = torch.randn(2, 30, CODE_DIM, dtype=torch.float64)
-    out = resample_codes(codes, src_fps=30.0, dst_fps=MEL_FPS)
+    out = resample_codes(codes, src_fps=30.0, dst_fps=MEL_FPS, dst_phase=MEL_PHASE)
     assert out.shape == (2, round(30 * MEL_FPS / 30), CODE_DIM) and out.dtype == torch.float64
-    assert torch.equal(out[:, 0], codes[:, 0]) and torch.equal(out[:, -1], codes[:, -1])
-    source_t = np.arange(30) / 29
-    target_t = np.arange(out.shape[1]) / (out.shape[1] - 1)
+    # video frame k stands for the centre of its display interval; the track spans the clip [0, 1 s]: the edge
+    # half-frames continue the line through the two edge frames
+    source_t = np.concatenate([[0.0], (np.arange(30) + 0.5) / 30.0, [1.0]])
+    target_t = np.arange(out.shape[1]) / MEL_FPS  # mel frame j is centred on sample j * hop
     for d in (0, 17, 60):
-        expected = np.interp(target_t, source_t, codes[1, :, d].numpy())
-        np.testing.assert_allclose(out[1, :, d].numpy(), expected, atol=1e-12)
-    # a linear ramp stays exactly a ramp, in float32 too
-    ramp = torch.linspace(0, 1, 25).unsqueeze(1).repeat(1, CODE_DIM)
-    up = resample_codes(ramp.numpy(), num_frames=97)
-    torch.testing.assert_close(up[:, 5], torch.linspace(0, 1, 97), atol=1e-6, rtol=0)
-    assert up[-1, 0].item() == 1.0
+        c = codes[1, :, d].numpy()
+        extended = np.concatenate([[c[0] - (c[1] - c[0]) / 2], c, [c[-1] + (c[-1] - c[-2]) / 2]])
+        np.testing.assert_allclose(out[1, :, d].numpy(), np.interp(target_t, source_t, extended), atol=1e-12)
+
+
+def test_resample_places_a_ramp_and_an_impulse_by_their_timestamps():
+    """Codes that lag the audio are not stretched onto it: frame k lands at (k + 0.5) / fps whatever the length."""
+    fps = 25.0
+    ramp = torch.from_numpy(((np.arange(25) + 0.5) / fps)[:, None].repeat(CODE_DIM, 1)).float()  # value = its time
+    mel_frames = num_mel_frames(28800)  # 1.2 s of audio, 0.2 s longer than the 1 s of codes
+    up = codes_to_mel_rate(ramp, fps, mel_frames)  # (113, 61)
+    t = np.arange(mel_frames) / MEL_FPS
+    inside = t <= 1.0
+    np.testing.assert_allclose(up[inside, 7].numpy(), t[inside], atol=1e-6)  # the ramp reads its own clock
+    np.testing.assert_allclose(up[~inside, 7].numpy(), 1.0, atol=1e-6)  # past the codes' end: held, not stretched
+    # an impulse at video frame 10 peaks at the mel frame nearest its instant (10.5 / 25 s * 93.75 = 39.4)
+    impulse = torch.zeros(50, CODE_DIM)
+    impulse[10] = 1.0
+    peak = int(codes_to_mel_rate(impulse, fps, num_mel_frames(48000))[:, 0].argmax())
+    assert peak == round(10.5 / fps * MEL_FPS) == 39
+    # and back to the video rate: the ramp is recovered at every video frame
+    down = codes_to_video_rate(up[inside], fps, 25)
+    np.testing.assert_allclose(down[:, 3].numpy(), ramp[:, 3].numpy(), atol=1e-6)
 
 
 def test_resample_counts_and_errors():
     assert num_code_frames_for_mel(94, 30.0) == 30 and num_mel_frames_for_codes(30, 30.0) == 94
     one = torch.randn(1, CODE_DIM)
-    assert torch.equal(resample_codes(one, num_frames=5), one.expand(5, CODE_DIM))
+    assert torch.equal(resample_codes(one, 30.0, MEL_FPS, num_frames=5), one.expand(5, CODE_DIM))
     x = torch.randn(7, CODE_DIM)
-    assert torch.equal(resample_codes(x, num_frames=7), x)
+    assert torch.equal(resample_codes(x, 25.0, 25.0), x)
+    assert resample_codes(x, 25.0, 50.0, num_frames=3).shape == (3, CODE_DIM)
     with pytest.raises(ValueError, match=r"\(T, 61\)"):
-        resample_codes(torch.randn(7, 60), num_frames=3)
-    with pytest.raises(ValueError, match="either num_frames"):
-        resample_codes(x, src_fps=30, dst_fps=25, num_frames=3)
-    with pytest.raises(ValueError, match="give num_frames"):
-        resample_codes(x, src_fps=30)
+        resample_codes(torch.randn(7, 60), 30.0, 25.0)
+    with pytest.raises(ValueError, match="timestamps"):
+        resample_codes(x, num_frames=3)
+    with pytest.raises(ValueError, match="positive"):
+        resample_codes(x, src_fps=0.0, dst_fps=25.0)
 
 
 # --- normalisation --------------------------------------------------------------------------------------------
@@ -111,7 +137,7 @@ def test_single_items_match_the_corpus(corpus):
     assert item["clip_ids"] == [records[4].clip_id] and item["ref_length"] == 0
     assert item["mel"].shape == (rec.mel.shape[0], 100) and item["mel"].dtype == torch.float32
     assert torch.equal(item["mel"], torch.from_numpy(rec.mel))
-    expected = ds.normalizer.normalize(resample_codes(rec.codes, num_frames=rec.mel.shape[0]))
+    expected = ds.normalizer.normalize(codes_to_mel_rate(rec.codes, rec.fps, rec.mel.shape[0]))
     torch.testing.assert_close(item["codes"], expected)
     assert item["text"].tolist() == ds.vocab.encode(tokenize(records[4].text))
     with pytest.raises(IndexError):

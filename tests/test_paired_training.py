@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 import pytest
 import torch
 from conftest import make_tiny_model, random_batch, tiny_config
@@ -110,3 +112,81 @@ def test_objective_config_rejects_bad_probabilities():
         ObjectiveConfig(paired_target_prob=1.5)
     with pytest.raises(ValueError, match="drop_all"):
         ObjectiveConfig.from_dict({"drop_all": -0.1})
+
+
+# ---------------------------------------------------------------- pose continuity across a same-video pair
+PX_PER_FACE_UNIT = 90.0  # the simulated camera: a session's face-unit pose -> pixels
+CAMERA_CENTRE = np.array([250.0, 270.0])
+
+
+def _fit_like_normalisation(codes: np.ndarray) -> tuple[np.ndarray, dict]:
+    """What ``omnitalker.face.fitting.fit_track`` does to a clip: translation and scale measured against the clip's
+    own median head centre and median scale (its ``centre_ref``/``scale_ref``), which data preparation stores."""
+    pixels = PX_PER_FACE_UNIT * codes[:, 54:56].astype(np.float64) + CAMERA_CENTRE  # (T, 2) head centre, px
+    scale = PX_PER_FACE_UNIT * np.exp(codes[:, 56].astype(np.float64))  # (T,) px per face unit
+    scale_ref, centre_ref = float(np.median(scale)), np.median(pixels, axis=0)
+    out = codes.copy()
+    out[:, 54:56] = (pixels - centre_ref) / scale_ref
+    out[:, 56] = np.log(scale / scale_ref)
+    return out, {"scale_ref": scale_ref, "centre_ref": centre_ref.tolist()}
+
+
+@pytest.fixture(scope="module")
+def session_pair(tmp_path_factory):
+    """Two consecutive clips cut from one synthetic session (real speech, continuous head motion), each with its
+    pose normalised per clip as the face fitting does, written to a two-clip corpus."""
+    from data_prep.synthetic import ARCHETYPES, generate_session
+    from omnitalker.data.corpus import ClipRecord, CorpusWriter
+
+    session = generate_session(ARCHETYPES[1], 1, 0, clips_per_source=2, seed=4)
+    spf = session.speech.samples_per_frame
+    session.codes[:, 54:56] += np.linspace(0.0, 0.6, session.codes.shape[0])[:, None]  # the head drifts sideways
+    session.codes[:, 56] += np.linspace(0.0, 0.3, session.codes.shape[0])  # and comes closer
+    root = tmp_path_factory.mktemp("pair") / "corpus"
+    with CorpusWriter(root, fsync=False) as writer:
+        for clip in session.speech.clips:
+            codes, refs = _fit_like_normalisation(session.codes[clip.start_frame:clip.end_frame])
+            writer.add(ClipRecord(
+                clip_id=f"c{clip.index}", source_id="session", speaker_id="spk", language="en", text=clip.text,
+                codes=codes, fps=session.speech.fps, mel=None, extra=refs,
+                audio=session.speech.audio[clip.start_frame * spf:clip.end_frame * spf]))
+    return root
+
+
+def test_same_video_pair_is_continuous_at_the_boundary(session_pair):
+    from omnitalker.data.corpus import CorpusReader
+    from omnitalker.data.dataset import TalkingHeadDataset
+    from omnitalker.data.normalization import CodeNormalizer
+    from omnitalker.text import Vocab
+
+    reader = CorpusReader(session_pair)
+    ds = TalkingHeadDataset(reader, Vocab.build(reader.index.text), CodeNormalizer.identity(), pairing="same_video")
+    item = ds[1]  # reference c0, target c1: the target starts where the reference ends in the session
+    assert item["clip_ids"] == ["c0", "c1"]
+    r = item["ref_length"]
+    pose = item["codes"][:, 54:57].numpy()  # (T, 3) tx, ty, tz at the mel rate
+    steps = np.abs(np.diff(pose, axis=0))  # (T - 1, 3)
+    jump = steps[r - 1]  # last reference frame -> first target frame
+    within = np.delete(steps, r - 1, axis=0)
+    p99 = np.percentile(within, 99, axis=0)
+    print(f"boundary jump {jump}, within-clip p99 {p99}")
+    assert (jump <= p99).all(), f"pose jumps by {jump} at the boundary (within-clip p99 {p99})"
+
+
+def test_pose_frame_change_keeps_the_head_where_it_was_in_pixels():
+    from omnitalker.data.pose_frame import PoseFrame, PoseFrameError, reexpress_pose
+
+    rng = np.random.default_rng(0)
+    codes = rng.normal(0, 0.1, (40, 61)).astype(np.float32)
+    a, b = PoseFrame((310.0, 200.0), 80.0), PoseFrame((290.5, 215.0), 95.0)
+    moved = reexpress_pose(codes, a, b)
+    np.testing.assert_allclose(b.scale * moved[:, 54:56] + b.centre, a.scale * codes[:, 54:56] + a.centre, atol=1e-3)
+    np.testing.assert_allclose(b.scale * np.exp(moved[:, 56]), a.scale * np.exp(codes[:, 56]), rtol=1e-5)
+    np.testing.assert_array_equal(moved[:, :54], codes[:, :54])  # expression and rotation untouched
+    np.testing.assert_array_equal(moved[:, 57:], codes[:, 57:])
+    np.testing.assert_allclose(reexpress_pose(moved, b, a), codes, atol=1e-5)
+    assert PoseFrame.from_extra({"start_s": 1.0}) is None
+    with pytest.raises(PoseFrameError, match="clip x"):
+        PoseFrame.from_extra({"scale_ref": 80.0}, "x")
+    with pytest.raises(PoseFrameError, match="bad pose references"):
+        PoseFrame.from_extra({"scale_ref": -1.0, "centre_ref": [1, 2]}, "x")

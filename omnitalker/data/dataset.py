@@ -4,10 +4,17 @@ An item is one clip, or — the paper's pairing — a reference clip followed by
 so the model learns to continue a speaker's voice and motion from the in-context prompt. Item ``i`` always ends
 with clip ``i``; whether it is paired, and with which reference, is a pure function of ``(seed, epoch, i)``, so
 every item length is known before loading (``lengths(epoch)``) and the frame-budget sampler can batch exactly.
+
+In a pair, the target's head translation and scale are re-expressed in the reference clip's frame
+(:mod:`omnitalker.data.pose_frame`, from the ``centre_ref``/``scale_ref`` data preparation stores in ``extra``), as
+at inference, where the generated motion continues the reference's own measurements. Clips without stored references
+(the synthetic corpus, whose codes all share one camera frame) are concatenated as they are.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -17,7 +24,10 @@ from torch.utils.data import Dataset
 
 from omnitalker.constants import CODE_DIM, N_MELS
 from omnitalker.data.normalization import CodeNormalizer
-from omnitalker.data.resample import resample_codes
+from omnitalker.data.pose_frame import PoseFrame, reexpress_pose
+from omnitalker.data.resample import codes_to_mel_rate
+
+log = logging.getLogger(__name__)
 
 Pairing = Literal["single", "same_video", "mixed"]
 
@@ -114,6 +124,22 @@ class TalkingHeadDataset(Dataset):
         out[paired] += self._clip_lengths[refs[paired]]
         return out
 
+    # --- pose frames --------------------------------------------------------------------------------------------
+    def _pose_frame(self, clip: int) -> PoseFrame | None:
+        text = self.reader.index.columns["extra"][clip]
+        return PoseFrame.from_extra(json.loads(text) if text else {}, self.reader.index.clip_id[clip])
+
+    def _in_reference_frame(self, codes: np.ndarray, clip: int, ref_frame: PoseFrame | None, ref: int) -> np.ndarray:
+        """The target's codes with translation/scale measured in the reference clip's frame."""
+        frame = self._pose_frame(clip)
+        if frame is not None and ref_frame is not None:
+            return reexpress_pose(codes, frame, ref_frame)
+        if (frame is None) != (ref_frame is None):
+            raise ValueError(f"clips {self.reader.index.clip_id[ref]} and {self.reader.index.clip_id[clip]} of one "
+                             f"source: only one stores centre_ref/scale_ref, so their poses cannot be put in one "
+                             f"frame (re-run data preparation on that source)")
+        return codes
+
     # --- items --------------------------------------------------------------------------------------------------
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         index, epoch = (key if isinstance(key, tuple) else (key, self.epoch))
@@ -125,11 +151,16 @@ class TalkingHeadDataset(Dataset):
         ids = [self.reader.index.clip_id[c] for c in clips]
         try:
             mels, codes, texts = [], [], []
+            frame = self._pose_frame(clips[0]) if len(clips) == 2 else None
             for c in clips:
                 arrays = self.reader.read_arrays(c, ("codes", "mel"))
                 mel = torch.from_numpy(arrays["mel"])  # (T_c, 100)
                 mels.append(mel)
-                codes.append(resample_codes(arrays["codes"], num_frames=mel.shape[0]))  # (T_c, 61)
+                clip_codes = arrays["codes"]  # (T_v, 61) at the clip's fps
+                if c != clips[0]:
+                    clip_codes = self._in_reference_frame(clip_codes, c, frame, clips[0])
+                fps = float(self.reader.index.fps[c])
+                codes.append(codes_to_mel_rate(clip_codes, fps, mel.shape[0]))  # (T_c, 61) by timestamps
                 texts.append(self.reader.index.text[c])
             text_ids = self.vocab.encode(self.tokenizer(" ".join(texts)))
         except Exception as e:

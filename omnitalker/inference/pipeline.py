@@ -22,7 +22,7 @@ import torch
 from omnitalker.audio.mel import log_mel
 from omnitalker.checkpoint import load_dit
 from omnitalker.constants import HOP_LENGTH, MEL_FPS, SAMPLE_RATE
-from omnitalker.data.resample import resample_codes
+from omnitalker.data.resample import codes_to_mel_rate, codes_to_video_rate
 from omnitalker.device import resolve_device
 from omnitalker.face.crop import crop_face
 from omnitalker.flow.sampler import SamplerConfig
@@ -129,7 +129,7 @@ class OmniTalkerPipeline:
         codes = codes[: max(1, round(frames_kept / clip.fps * fps))]  # the same span as the kept audio
         audio = torch.from_numpy(clip.audio).float()
         mel = log_mel(audio[None])[0]  # (n_ref, 100)
-        codes_mel = resample_codes(torch.from_numpy(codes).float(), num_frames=mel.shape[0])  # same span as mel
+        codes_mel = codes_to_mel_rate(codes, fps, mel.shape[0])  # (n_ref, 61) by timestamps
         idx = min(identity_frame_index(codes), frames_kept - 1)
         frame = clip.frames[idx]
         image = frame if crop_ref is None else crop_face(frame, *crop_ref)
@@ -220,7 +220,7 @@ class OmniTalkerPipeline:
         codes_mel = blend_codes([g.codes.numpy() for g in generated], seam) if len(generated) > 1 else \
             generated[0].codes.numpy()
         num_video = max(1, round(len(audio) / SAMPLE_RATE * self.cfg.fps))
-        codes_out_fps = resample_codes(torch.from_numpy(np.asarray(codes_mel)).float(), num_frames=num_video)
+        codes_out_fps = codes_to_video_rate(np.asarray(codes_mel, dtype=np.float32), self.cfg.fps, num_video)
         source = prepare_source_image(ref.identity_image, self.renderer.cfg.input_size).to(self.device)
         frames_t = self.renderer.animate(source, ref.identity_code, codes_out_fps, self.cfg.render_batch, progress)
         if frames_t.shape[-1] != self.cfg.video_size:
