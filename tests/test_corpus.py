@@ -300,3 +300,42 @@ def test_many_worker_dataloader(corpus, records):
         arrays = reader.read_arrays(i, ("codes", "mel"))
         assert code_sum == pytest.approx(float(arrays["codes"].sum()), rel=1e-5)
         assert mel_sum == pytest.approx(float(arrays["mel"].sum()), rel=1e-5)
+
+
+def test_code_audio_duration_mismatch_is_trimmed_by_time_or_refused(tmp_path):
+    """More than one code frame of mismatch is never stored for the dataset to stretch: the longer stream is cut to
+    the common duration (a prefix: nothing is resampled), or the clip is refused with both durations named."""
+    rng = np.random.default_rng(9)
+    near = make_record(rng, "near", "s", seconds=1.0)  # 24000 samples, 30 codes
+    near.codes = np.concatenate([near.codes, near.codes[-1:]])  # one code frame too many: stored as is
+    long_codes = make_record(rng, "long_codes", "s", seconds=1.0)
+    long_codes.codes = np.concatenate([long_codes.codes, long_codes.codes[:5]])  # 35 codes = 1.167 s
+    long_audio = make_record(rng, "long_audio", "s", seconds=1.2)  # 28800 samples
+    long_audio.codes = long_audio.codes[:30]  # 1.0 s of codes
+    long_mel = make_record(rng, "long_mel", "s", seconds=1.2, with_audio=False)
+    long_mel.codes = long_mel.codes[:30]
+    with CorpusWriter(tmp_path / "c", fsync=False) as writer:
+        for record in (near, long_codes, long_audio, long_mel):
+            writer.add(record)
+    reader = CorpusReader(tmp_path / "c")
+    stored = {reader.index.clip_id[i]: reader[i] for i in range(len(reader))}
+    assert stored["near"].codes.shape[0] == 31 and "duration_trim" not in stored["near"].extra
+    np.testing.assert_array_equal(stored["long_codes"].codes, long_codes.codes[:30])
+    assert stored["long_codes"].audio.shape[0] == 24000
+    assert stored["long_codes"].extra["duration_trim"]["code_frames"] == 5
+    assert stored["long_codes"].extra["start_s"] == 1.5  # the record's own provenance is kept
+    assert stored["long_audio"].audio.shape[0] == 24000 and stored["long_audio"].mel.shape[0] == 24000 // 256 + 1
+    np.testing.assert_array_equal(stored["long_audio"].audio, long_audio.audio[:24000])
+    assert stored["long_audio"].extra["duration_trim"]["audio_samples"] == 4800
+    np.testing.assert_array_equal(stored["long_mel"].mel, long_mel.mel[:24000 // 256 + 1].astype(np.float16))
+    assert long_audio.audio.shape[0] == 28800, "the caller's record is not modified"
+
+    strict = make_record(rng, "strict", "s", seconds=1.0)
+    strict.codes = np.concatenate([strict.codes, strict.codes[:5]])
+    too_far = make_record(rng, "too_far", "s", seconds=1.0)
+    too_far.codes = np.concatenate([too_far.codes, too_far.codes[:9]])  # 0.3 s
+    with CorpusWriter(tmp_path / "d", fsync=False, trim_duration_mismatch=False) as writer:
+        with pytest.raises(ClipValidationError, match="'strict'.*more than one code frame apart"):
+            writer.add(strict)
+        with pytest.raises(ClipValidationError, match=r"'too_far'.*1\.300 s.*1\.000 s.*max_duration_mismatch_s"):
+            writer.add(too_far)

@@ -9,9 +9,11 @@ default — and :meth:`CorpusWriter.close` rewrites it with ``"complete": true``
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import socket
 import time
@@ -21,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from omnitalker.constants import CODE_DIM, MEL_FPS, N_MELS, SAMPLE_RATE
+from omnitalker.constants import CODE_DIM, HOP_LENGTH, MEL_FPS, N_MELS, SAMPLE_RATE
 from omnitalker.data.errors import ClipValidationError, CorpusExistsError, CorpusFormatError, DuplicateClipError
 from omnitalker.data.record import ClipRecord
 from omnitalker.data.shard_format import (
@@ -70,6 +72,13 @@ class CorpusWriter:
     existing corpus, complete or checkpointed by a crashed writer (``clip_ids`` then lists what is already stored, so
     a resumed job can skip it). ``audio_dtype="int16"`` halves audio storage (quantisation error <= 1/32767; audio
     outside [-1, 1] is refused). ``store_audio=False`` keeps only the mel (audio is then used to compute it).
+
+    Codes and audio must cover the same time: training places code frame k at ``(k + 0.5) / fps`` and never stretches
+    (``omnitalker.data.resample``). A clip whose code and audio durations differ by at most one code frame (plus one
+    mel hop of framing) is stored as it is. A larger difference up to ``max_duration_mismatch_s`` is trimmed: the
+    longer stream is cut to the common duration (codes to whole frames, audio/mel from the end) and the cut is
+    recorded in ``extra["duration_trim"]``; with ``trim_duration_mismatch=False`` it is refused instead. A difference
+    beyond ``max_duration_mismatch_s`` is always refused with a :class:`ClipValidationError` naming both durations.
     """
 
     def __init__(
@@ -81,6 +90,7 @@ class CorpusWriter:
         store_audio: bool = True,
         max_duration_mismatch_s: float = 0.25,
         fsync: bool = True,
+        trim_duration_mismatch: bool = True,
     ) -> None:
         if mode not in ("w", "a"):
             raise ValueError(f"mode must be 'w' or 'a', got {mode!r}")
@@ -92,7 +102,10 @@ class CorpusWriter:
         self.shard_size_bytes = int(shard_size_mb * 2**20)
         self.audio_dtype = audio_dtype
         self.store_audio = store_audio
+        if not max_duration_mismatch_s >= 0:
+            raise ValueError(f"max_duration_mismatch_s must be >= 0, got {max_duration_mismatch_s}")
         self.max_duration_mismatch_s = max_duration_mismatch_s
+        self.trim_duration_mismatch = trim_duration_mismatch
         self.fsync = fsync
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock_path = self.root / LOCK_NAME
@@ -128,7 +141,8 @@ class CorpusWriter:
             raise RuntimeError("CorpusWriter is closed")
         if not isinstance(record, ClipRecord):
             raise TypeError(f"expected a ClipRecord, got {type(record).__name__}")
-        record.validate(self.max_duration_mismatch_s)
+        record.validate(math.inf)  # structure first; the durations are reconciled below
+        record = self._align_durations(record)
         if record.clip_id in self.clip_ids:
             raise DuplicateClipError(f"clip_id {record.clip_id!r} is already in the corpus at {self.root}")
         arrays = self._encode(record)
@@ -176,6 +190,50 @@ class CorpusWriter:
         return self._totals["num_clips"]
 
     # --- internals --------------------------------------------------------------------------------------------
+    def _align_durations(self, record: ClipRecord) -> ClipRecord:
+        """The record as stored: unchanged, trimmed to the common duration, or refused (see the class docstring)."""
+        code_s = record.codes.shape[0] / record.fps
+        audio_s = record.duration
+        mismatch = abs(code_s - audio_s)
+        tolerance = 1.0 / record.fps + HOP_LENGTH / SAMPLE_RATE
+        if mismatch <= tolerance:
+            return record
+        what = (f"codes last {code_s:.3f} s ({record.codes.shape[0]} frames at {record.fps} fps) but the audio lasts "
+                f"{audio_s:.3f} s")
+        if mismatch > self.max_duration_mismatch_s:
+            raise ClipValidationError(f"clip {record.clip_id!r}: {what}, a {mismatch:.3f} s mismatch beyond "
+                                      f"max_duration_mismatch_s={self.max_duration_mismatch_s}; audio and codes must "
+                                      f"come from the same span of the video")
+        if not self.trim_duration_mismatch:
+            raise ClipValidationError(f"clip {record.clip_id!r}: {what}, more than one code frame apart "
+                                      f"(trim_duration_mismatch=False)")
+        common = min(code_s, audio_s)
+        trim: dict[str, float] = {}
+        codes, audio, mel = record.codes, record.audio, record.mel
+        if code_s > audio_s:
+            keep = max(1, round(common * record.fps))
+            trim["code_frames"] = codes.shape[0] - keep
+            codes = codes[:keep]
+        else:
+            from omnitalker.audio.mel import num_mel_frames
+
+            if audio is not None:
+                samples = max(1, round(common * SAMPLE_RATE))
+                trim["audio_samples"] = audio.shape[0] - samples
+                audio = audio[:samples]
+                if mel is not None:
+                    mel = mel[:num_mel_frames(samples)]
+            else:
+                frames = num_mel_frames(max(1, round(common * SAMPLE_RATE)))
+                trim["mel_frames"] = mel.shape[0] - frames
+                mel = mel[:frames]
+        trim["seconds"] = round(mismatch, 6)
+        log.info("clip %s: %s; trimmed to the common %.3f s (%s)", record.clip_id, what, common, trim)
+        trimmed = dataclasses.replace(record, codes=codes, audio=audio, mel=mel,
+                                      extra={**record.extra, "duration_trim": trim})
+        trimmed.validate(tolerance)
+        return trimmed
+
     def _acquire_lock(self) -> None:
         for _ in range(2):
             try:
