@@ -8,12 +8,12 @@ import torch
 from corpus_factory import make_records, write_corpus
 from torch.utils.data import DataLoader
 
+from omnitalker.audio.mel import num_mel_frames
 from omnitalker.constants import CODE_DIM, MEL_FPS
 from omnitalker.data.batching import DynamicFrameBatchSampler
 from omnitalker.data.corpus import CorpusReader
 from omnitalker.data.dataset import DatasetItemError, TalkingHeadDataset, collate
 from omnitalker.data.normalization import CodeNormalizer
-from omnitalker.audio.mel import num_mel_frames
 from omnitalker.data.resample import (
     MEL_PHASE,
     codes_to_mel_rate,

@@ -115,8 +115,8 @@ def test_loss_normaliser_is_exact_under_bf16_autocast():
         pred_a, pred_v = layer_a(x), layer_v(x)
         assert pred_a.dtype == torch.bfloat16
         # targets differ from the predictions by exactly 1 everywhere: every part's L1 error is exactly 1
-        total, parts, per_sample = masked_flow_loss(pred_a, pred_v, pred_a.float() + 1, pred_v.float() + 1,
-                                                    loss_mask, PartWeights(), "l1")
+        _, parts, per_sample = masked_flow_loss(pred_a, pred_v, pred_a.float() + 1, pred_v.float() + 1,
+                                                loss_mask, PartWeights(), "l1")
     assert per_sample.dtype == torch.float32
     expected = sum(PartWeights().__dict__.values())  # each part's error is 1
     torch.testing.assert_close(per_sample, torch.full((2,), expected), atol=2e-5, rtol=0)

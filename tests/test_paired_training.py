@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-
 import pytest
 import torch
 from conftest import make_tiny_model, random_batch, tiny_config
@@ -50,7 +49,7 @@ def test_reference_tail_is_masked_with_its_probability_and_bounded_length():
     b = 4000
     lengths = torch.full((b,), 300)
     ref_lengths = torch.full((b,), 200)
-    tail_max = int(round(0.2 * MEL_FPS))  # 19 frames
+    tail_max = round(0.2 * MEL_FPS)  # 19 frames
     mask = target_mask(lengths, ref_lengths, 300, tail_prob=0.25, tail_max_frames=tail_max,
                        generator=torch.Generator().manual_seed(2))
     start = mask.float().argmax(1)  # (b,) first masked frame

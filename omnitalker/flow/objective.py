@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from omnitalker.constants import MEL_FPS
 from omnitalker.flow.dropout import sample_condition_drop
 from omnitalker.flow.loss import PartWeights, masked_flow_loss
-from omnitalker.constants import MEL_FPS
 from omnitalker.flow.masking import lengths_to_mask, span_mask, target_mask
 from omnitalker.flow.timesteps import sample_time
 from omnitalker.models.dit import OmniTalkerDiT
@@ -94,7 +94,7 @@ class FlowMatchingObjective:
         use_target = paired & (torch.rand(lengths.shape[0], generator=generator, device=lengths.device)
                                < cfg.paired_target_prob)  # (b,)
         target = target_mask(lengths, ref_lengths, max_len, cfg.ref_tail_prob,
-                             int(round(cfg.ref_tail_max_s * MEL_FPS)), generator)  # (b, n)
+                             round(cfg.ref_tail_max_s * MEL_FPS), generator)  # (b, n)
         return torch.where(use_target[:, None], target, span)
 
     def __call__(
