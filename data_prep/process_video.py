@@ -6,13 +6,17 @@ Layout under the output directory ``out``::
     rejections/<video_id>.jsonl   one JSON object per rejected video/segment/clip: stage, reason, detail, times
     done/<video_id>.json      written last: the video counts as finished only when this exists
 
+Audio and frames share one clock (`omnitalker.av_timing`, the rule inference uses): the video stream's start time
+is t = 0, audio is shifted by its own start time, frames are placed on the constant-rate grid by timestamp (a
+variable-frame-rate video is resampled to its average rate; a hole > 0.5 s is rejected as ``frame_timing``).
+
 Stages: probe -> audio (24 kHz + 16 kHz) -> silence check -> VAD -> shots -> transcript (sidecar or ASR) ->
 grouping into candidate clips -> landmarks (whole video, once) -> per clip: duration, face checks, face size,
 speaking rate, Eq. 1 fit, DNSMOS, face crop -> ClipRecord.
 
 Rejection reasons (``reason`` field): decode_error, no_audio, silent_audio, no_speech, transcript_error,
-no_transcript, segment_too_long, too_short, too_long, clip_too_short, no_face, multiple_faces, face_too_small,
-bad_text, speaking_rate_low, speaking_rate_high, fit_failed, fit_error_high, dnsmos_low.
+no_transcript, segment_too_long, frame_timing, too_short, too_long, clip_too_short, no_face, multiple_faces,
+face_too_small, bad_text, speaking_rate_low, speaking_rate_high, fit_failed, fit_error_high, dnsmos_low.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import numpy as np
 from data_prep.audio import NoAudioError, level_dbfs, load_audio, resample
 from data_prep.config import PrepConfig
 from data_prep.segment import Candidate, group_segments
+from omnitalker.av_timing import FrameTimingError
 from omnitalker.audio.asr import SidecarTranscripts, TranscriptError, make_recognizer
 from omnitalker.constants import SAMPLE_RATE
 from omnitalker.face.errors import ClipTooShortError, FitError, MultipleFacesError, NoFaceError, VideoDecodeError
@@ -207,7 +212,8 @@ class VideoProcessor:
         try:
             track = extract_landmarks(video, cfg.landmarker)
         except VideoDecodeError as exc:
-            raise _Rejected("landmarks", "decode_error", str(exc)) from exc
+            reason = "frame_timing" if isinstance(exc.__cause__, FrameTimingError) else "decode_error"
+            raise _Rejected("landmarks", reason, str(exc)) from exc
         lap("landmarks")
 
         writer = None
