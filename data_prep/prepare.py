@@ -11,6 +11,11 @@
   (`ray.remote(lambda i: subprocess.run([... f"shard={i}/64"]))`). Shards never write the same files. Afterwards,
   `summarize_only=true` rebuilds summary.json and the plots; the corpus is `out/corpus` (CorpusReader reads the
   parent folder of the per-video sub-corpora, `omnitalker.data.corpus.merge_corpora` makes one corpus of it).
+- Exit status: 0 when every video of this run finished (accepted or rejected with a reason: a broken file, no
+  face, ... are outcomes, logged in rejections/); 1 when any video FAILED with an unexpected error (printed, no
+  done-marker: the next run retries it) or when not one clip was accepted from any video of the output folder.
+  The last line on stderr then gives the count, e.g. "prepare: 3 of 1000 videos failed ...". A re-run of a job
+  that exited 1 resumes and retries only the failed videos. 2: bad arguments.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
 from data_prep.config import PrepConfig
@@ -106,16 +112,44 @@ def run(config: PrepConfig) -> dict:
             print(f"FAILED (will be retried on the next run): {e['video']}\n{e['error']}", file=sys.stderr)
     summary = summarize(out)
     print(OmegaConf.to_yaml(OmegaConf.create({k: v for k, v in summary.items() if k != "distributions"})))
+    if not config.summarize_only:  # this run's counts (not part of summary.json, which covers all runs/shards)
+        summary.update(processed_this_run=len(todo), failed_this_run=[e["video"] for e in errors])
     return summary
 
 
-def main(argv: list[str]) -> None:
-    config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PrepConfig), OmegaConf.from_dotlist(argv)))
+def exit_status(summary: dict) -> tuple[int, str | None]:
+    """(exit status, closing message for stderr) of a run: see the module docstring."""
+    failed = summary.get("failed_this_run", [])
+    processed = summary.get("processed_this_run", 0)
+    if failed:
+        return 1, (
+            f"prepare: {len(failed)} of {processed} videos failed with an error (tracebacks above; they have no "
+            "done-marker, so re-running the same command retries them)"
+        )
+    if summary["clips"] == 0 and summary["videos_done"] > 0:
+        reasons = ", ".join(f"{k} x{v}" for k, v in list(summary["rejection_reasons"].items())[:5]) or "none"
+        return 1, (
+            f"prepare: no clip accepted from any of {summary['videos_done']} videos (rejections: {reasons}; "
+            "details in rejections/*.jsonl)"
+        )
+    return 0, None
+
+
+def main(argv: list[str]) -> int:
+    try:
+        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PrepConfig), OmegaConf.from_dotlist(argv)))
+    except OmegaConfBaseException as exc:
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
     if not config.inputs and not config.summarize_only:
-        raise SystemExit("give inputs=[video files or folders]")
+        print("error: give inputs=[video files or folders] out=<output folder>", file=sys.stderr)
+        return 2
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    run(config)
+    status, message = exit_status(run(config))
+    if message:
+        print(message, file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))
