@@ -35,8 +35,8 @@ import numpy as np
 from data_prep.audio import NoAudioError, level_dbfs, load_audio, resample
 from data_prep.config import PrepConfig
 from data_prep.segment import Candidate, group_segments
-from omnitalker.av_timing import FrameTimingError
 from omnitalker.audio.asr import SidecarTranscripts, TranscriptError, make_recognizer
+from omnitalker.av_timing import FrameTimingError
 from omnitalker.constants import SAMPLE_RATE
 from omnitalker.face.errors import ClipTooShortError, FitError, MultipleFacesError, NoFaceError, VideoDecodeError
 from omnitalker.face.extract import check_track
@@ -104,10 +104,22 @@ class VideoProcessor:
         return self._recognizers[language]
 
     # ------------------------------------------------------------------------------------------------------------
-    def process(self, video: str | Path) -> dict:
-        """Run every stage for `video`; returns the done-marker content (also written to done/<id>.json)."""
+    def process(
+        self,
+        video: str | Path,
+        source_id: str | None = None,
+        speaker_id: str | None = None,
+        audio_path: str | Path | None = None,
+    ) -> dict:
+        """Run every stage for `video`; returns the done-marker content (also written to done/<id>.json).
+
+        `source_id`/`speaker_id` come from the dataset layout (`data_prep.datasets`); without them the file is its
+        own source. `audio_path` (a separate audio file of the same span) is used when the video has no sound."""
         video = Path(video)
         vid = video_id_for(video)
+        # per-video layout ids, read by _run/_clip (one video at a time per processor)
+        self._source_id, self._speaker_id = source_id or vid, speaker_id
+        self._audio_path = Path(audio_path) if audio_path else None
         corpus_dir = self.out / "corpus" / vid
         if corpus_dir.exists():  # half-finished earlier run: start this video from scratch
             shutil.rmtree(corpus_dir)
@@ -124,6 +136,8 @@ class VideoProcessor:
         done = {
             "video": str(video),
             "video_id": vid,
+            "source_id": self._source_id,
+            "speaker_id": self._speaker_id,
             "clips": clips,
             "num_rejections": len(rejections),
             "rejection_reasons": sorted({r.reason for r in rejections}),
@@ -147,10 +161,11 @@ class VideoProcessor:
             info = probe_video(video)
         except VideoDecodeError as exc:
             raise _Rejected("probe", "decode_error", str(exc)) from exc
-        if not info.has_audio:
+        audio_file = video if info.has_audio else self._audio_path
+        if audio_file is None:
             raise _Rejected("audio", "no_audio", f"{video} has no audio stream")
         try:
-            audio = load_audio(video, SAMPLE_RATE)  # (samples,) 24 kHz
+            audio = load_audio(audio_file, SAMPLE_RATE)  # (samples,) 24 kHz, sample 0 = video frame 0
         except NoAudioError as exc:
             raise _Rejected("audio", "no_audio", str(exc)) from exc
         except VideoDecodeError as exc:
@@ -361,8 +376,8 @@ class VideoProcessor:
         }
         record = ClipRecord(
             clip_id=clip_id,
-            source_id=vid,
-            speaker_id=vid if cfg.speaker_from_source else None,
+            source_id=self._source_id,
+            speaker_id=self._speaker_id or (self._source_id if cfg.speaker_from_source else None),
             language=language,
             text=cand.text,
             codes=fit.codes,
