@@ -80,12 +80,13 @@ def _layout(item: VideoItem) -> dict:
 
 def run(config: PrepConfig) -> dict:
     out = Path(config.out)
+    # the layout is read first: an input that does not match `dataset` (LayoutError) leaves nothing behind
+    listing = None if config.summarize_only else list_videos(config.dataset, config.inputs, config.dataset_info)
     out.mkdir(parents=True, exist_ok=True)
-    if not config.summarize_only:
+    if listing is not None:
         write_text_atomic(
             out / f"config.{config.shard.replace('/', 'of')}.yaml", OmegaConf.to_yaml(OmegaConf.structured(config))
         )
-        listing = list_videos(config.dataset, config.inputs, config.dataset_info)
         for note in listing.notes:
             print(note, file=sys.stderr)
         videos = select_shard(listing.items, config.shard)
@@ -144,6 +145,11 @@ def main(argv: list[str]) -> int:
         return 2
     if not config.inputs and not config.summarize_only:
         print("error: give inputs=[video files or folders] out=<output folder>", file=sys.stderr)
+        return 2
+    try:
+        select_shard([], config.shard)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:

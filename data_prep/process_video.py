@@ -36,7 +36,7 @@ from data_prep.audio import NoAudioError, level_dbfs, load_audio, resample
 from data_prep.config import PrepConfig
 from data_prep.segment import Candidate, group_segments
 from omnitalker.audio.asr import SidecarTranscripts, TranscriptError, make_recognizer
-from omnitalker.av_timing import FrameTimingError
+from omnitalker.av_timing import FrameTimingError, frames_covered
 from omnitalker.constants import SAMPLE_RATE
 from omnitalker.face.errors import ClipTooShortError, FitError, MultipleFacesError, NoFaceError, VideoDecodeError
 from omnitalker.face.extract import check_track
@@ -266,7 +266,10 @@ class VideoProcessor:
         margin = cfg.segment.shot_margin_frames
         f0 = max(math.ceil(cand.start * fps), shot_start + (margin if shot_start > 0 else 0))
         f1 = min(
-            math.floor(cand.end * fps), track.num_frames, shot_end - (margin if shot_end < track.num_frames else 0)
+            math.floor(cand.end * fps),
+            track.num_frames,
+            shot_end - (margin if shot_end < track.num_frames else 0),
+            frames_covered(audio.shape[0], SAMPLE_RATE, fps),  # a clip ends where either stream ends
         )
         duration = (f1 - f0) / fps
         if duration < cfg.filters.min_duration_s:

@@ -13,10 +13,13 @@
   (frames repeated or dropped). A hole longer than `max_gap` seconds between two frames (a frozen or missing stretch
   of video under running audio) is rejected with `FrameTimingError` naming where it is: repeating one frame for that
   long would teach a still face under speech.
+- A clip spans only the time both streams cover (`frames_covered`): timestamps can make the video a frame longer
+  than its decode count (a dropped frame's slot is filled), and the audio may end first.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -46,6 +49,11 @@ def align_audio(audio: np.ndarray, audio_start: float, video_start: float, sampl
     if shift > 0:
         return np.concatenate([np.zeros(shift, dtype=audio.dtype), audio])
     return audio[-shift:] if shift < 0 else audio
+
+
+def frames_covered(num_samples: int, sample_rate: int, fps: float) -> int:
+    """Number of whole grid frames that `num_samples` of aligned audio cover (clips end where either stream ends)."""
+    return math.floor(num_samples / sample_rate * fps + 1e-6)
 
 
 def constant_rate(

@@ -12,7 +12,7 @@ import pytest
 
 from data_prep.audio import load_audio
 from data_prep.synthetic import ARCHETYPES, Mp4Writer, frame_energy, generate_session
-from omnitalker.av_timing import FrameTimingError, align_audio, constant_rate
+from omnitalker.av_timing import FrameTimingError, align_audio, constant_rate, frames_covered
 from omnitalker.constants import BLENDSHAPE_NAMES, SAMPLE_RATE
 from omnitalker.face.errors import VideoDecodeError
 from omnitalker.face.video import iter_frames, probe_video
@@ -92,6 +92,8 @@ def test_align_audio_pads_a_late_start_and_trims_an_early_one():
     np.testing.assert_array_equal(align_audio(audio, 0.3, 0.1, 10), np.r_[0, 0, audio].astype(np.float32))
     np.testing.assert_array_equal(align_audio(audio, 0.0, 0.3, 10), audio[3:])
     assert align_audio(audio, 0.5, 0.5, 10) is audio
+    # 2.048 s of audio under a 29.97 fps video whose timestamps span 62 frames: clips stop at frame 61
+    assert frames_covered(49152, 24000, 30000 / 1001) == 61 and frames_covered(48000, 24000, 25.0) == 50
 
 
 # --- variable frame rate ---------------------------------------------------------------------------------------

@@ -99,10 +99,10 @@ def test_prepare_exits_nonzero_with_a_failure_count(tmp_path, monkeypatch, capsy
         (videos / name).write_bytes(b"\x00" * 64)
     real = VideoProcessor.process
 
-    def crash_on_b(self, video):
+    def crash_on_b(self, video, **layout):
         if Path(video).name == "b.mp4":
             raise RuntimeError("simulated bug")
-        return real(self, video)
+        return real(self, video, **layout)
 
     monkeypatch.setattr(VideoProcessor, "process", crash_on_b)
     monkeypatch.setattr(prepare, "_PROCESSOR", None)
@@ -121,4 +121,5 @@ def test_prepare_exit_status_rules(capsys):
     assert prepare.exit_status({**ok, "failed_this_run": ["x.mp4"]})[0] == 1
     assert prepare.exit_status({**ok, "clips": 0, "processed_this_run": 0})[0] == 1  # resumed, still nothing
     assert prepare.main(["out=/tmp/x"]) == 2 and prepare.main(["bogus_key=1"]) == 2
+    assert prepare.main(["inputs=[/nonexistent]", "out=/tmp/x", "shard=3/2"]) == 2
     assert "error: " in capsys.readouterr().err

@@ -135,5 +135,6 @@ def test_prepare_passes_the_layout_ids_to_every_video(tmp_path, monkeypatch, cap
     done = [json.loads(p.read_text()) for p in sorted((out / "done").glob("*.json"))]
     assert sorted(d["source_id"] for d in done) == ["voxceleb2/id00012/21Uxsk56VDQ"] * 2 + [
         "voxceleb2/id00020/abcdefghijk"]
-    assert prepare.main(["dataset=celebvhq", f"inputs=[{tmp_path / 'nothing'}]", f"out={out}"]) == 2
+    assert prepare.main(["dataset=celebvhq", f"inputs=[{tmp_path / 'nothing'}]", f"out={tmp_path / 'out2'}"]) == 2
     assert "error: input" in capsys.readouterr().err
+    assert not (tmp_path / "out2").exists()  # nothing left behind

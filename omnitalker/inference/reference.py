@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from omnitalker.av_timing import align_audio
+from omnitalker.av_timing import align_audio, frames_covered
 from omnitalker.constants import SAMPLE_RATE
 from omnitalker.inference.errors import (
     CorruptMediaError,
@@ -130,7 +130,7 @@ def load_reference(
 
     # Usable span = where both streams exist; the frame count is the container's estimate until decoded.
     estimated_frames = info.num_frames or round(info.duration * fps)
-    span_frames = min(estimated_frames, math.floor(audio.shape[0] / sample_rate * fps + 1e-6))
+    span_frames = min(estimated_frames, frames_covered(audio.shape[0], sample_rate, fps))
     source_duration = span_frames / fps
     if source_duration < min_seconds:
         raise ReferenceTooShortError(
