@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from omnitalker.av_timing import align_audio, stream_start
 from omnitalker.face.errors import VideoDecodeError
 
 
@@ -14,7 +15,9 @@ class NoAudioError(Exception):
 
 
 def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
-    """Decode the first audio stream of `path`, downmix to mono and resample to `sample_rate` -> (samples,) float32."""
+    """Decode the first audio stream of `path`, downmix to mono and resample to `sample_rate` -> (samples,) float32,
+    aligned so that sample 0 is the instant of video frame 0 (`omnitalker.av_timing`, the rule inference uses):
+    audio that starts after the video gets leading silence, audio that starts before it is trimmed."""
     import av
 
     try:
@@ -25,9 +28,13 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
         if not container.streams.audio:
             raise NoAudioError(f"{path} has no audio stream")
         stream = container.streams.audio[0]
+        video_start = stream_start(container.streams.video[0]) if container.streams.video else 0.0
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks = []
+        audio_start = None
         for frame in container.decode(stream):
+            if audio_start is None and frame.time is not None:
+                audio_start = float(frame.time)
             for out in resampler.resample(frame):
                 chunks.append(out.to_ndarray().reshape(-1))
         for out in resampler.resample(None):
@@ -42,7 +49,8 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
         container.close()
     if not chunks:
         raise NoAudioError(f"{path}: the audio stream decodes to no samples")
-    return np.clip(np.concatenate(chunks).astype(np.float32), -1.0, 1.0)
+    audio = np.clip(np.concatenate(chunks).astype(np.float32), -1.0, 1.0)
+    return align_audio(audio, audio_start or 0.0, video_start, sample_rate)
 
 
 def resample(audio: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:

@@ -52,11 +52,13 @@ class AsrConfig:
 @dataclass
 class PrepConfig:
     inputs: list[str] = field(default_factory=list)  # video files, folders, or .txt lists of video paths
+    dataset: str = "folder"  # layout of the inputs: folder | voxceleb2 | celebvhq | talkinghead1kh (datasets.py)
+    dataset_info: str | None = None  # celebvhq: path of celebvhq_info.json (default: found next to the inputs)
     out: str = "???"
     workers: int = 1  # local processes (1 = in-process)
     shard: str = "0/1"  # "i/n": this job handles videos i, i+n, ... (SLURM array / Ray tasks)
     summarize_only: bool = False
-    speaker_from_source: bool = True  # speaker_id = source video id (one speaker per source video)
+    speaker_from_source: bool = True  # speaker unknown (no label from the layout) -> speaker_id = source video id
     store_video: bool = True  # 512x512 face-crop mp4 bytes for renderer training
     crop_size: int = 512
     crop_crf: int = 20

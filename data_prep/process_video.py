@@ -6,13 +6,17 @@ Layout under the output directory ``out``::
     rejections/<video_id>.jsonl   one JSON object per rejected video/segment/clip: stage, reason, detail, times
     done/<video_id>.json      written last: the video counts as finished only when this exists
 
+Audio and frames share one clock (`omnitalker.av_timing`, the rule inference uses): the video stream's start time
+is t = 0, audio is shifted by its own start time, frames are placed on the constant-rate grid by timestamp (a
+variable-frame-rate video is resampled to its average rate; a hole > 0.5 s is rejected as ``frame_timing``).
+
 Stages: probe -> audio (24 kHz + 16 kHz) -> silence check -> VAD -> shots -> transcript (sidecar or ASR) ->
 grouping into candidate clips -> landmarks (whole video, once) -> per clip: duration, face checks, face size,
 speaking rate, Eq. 1 fit, DNSMOS, face crop -> ClipRecord.
 
 Rejection reasons (``reason`` field): decode_error, no_audio, silent_audio, no_speech, transcript_error,
-no_transcript, segment_too_long, too_short, too_long, clip_too_short, no_face, multiple_faces, face_too_small,
-bad_text, speaking_rate_low, speaking_rate_high, fit_failed, fit_error_high, dnsmos_low.
+no_transcript, segment_too_long, frame_timing, too_short, too_long, clip_too_short, no_face, multiple_faces,
+face_too_small, bad_text, speaking_rate_low, speaking_rate_high, fit_failed, fit_error_high, dnsmos_low.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from data_prep.audio import NoAudioError, level_dbfs, load_audio, resample
 from data_prep.config import PrepConfig
 from data_prep.segment import Candidate, group_segments
 from omnitalker.audio.asr import SidecarTranscripts, TranscriptError, make_recognizer
+from omnitalker.av_timing import FrameTimingError, frames_covered
 from omnitalker.constants import SAMPLE_RATE
 from omnitalker.face.errors import ClipTooShortError, FitError, MultipleFacesError, NoFaceError, VideoDecodeError
 from omnitalker.face.extract import check_track
@@ -99,10 +104,22 @@ class VideoProcessor:
         return self._recognizers[language]
 
     # ------------------------------------------------------------------------------------------------------------
-    def process(self, video: str | Path) -> dict:
-        """Run every stage for `video`; returns the done-marker content (also written to done/<id>.json)."""
+    def process(
+        self,
+        video: str | Path,
+        source_id: str | None = None,
+        speaker_id: str | None = None,
+        audio_path: str | Path | None = None,
+    ) -> dict:
+        """Run every stage for `video`; returns the done-marker content (also written to done/<id>.json).
+
+        `source_id`/`speaker_id` come from the dataset layout (`data_prep.datasets`); without them the file is its
+        own source. `audio_path` (a separate audio file of the same span) is used when the video has no sound."""
         video = Path(video)
         vid = video_id_for(video)
+        # per-video layout ids, read by _run/_clip (one video at a time per processor)
+        self._source_id, self._speaker_id = source_id or vid, speaker_id
+        self._audio_path = Path(audio_path) if audio_path else None
         corpus_dir = self.out / "corpus" / vid
         if corpus_dir.exists():  # half-finished earlier run: start this video from scratch
             shutil.rmtree(corpus_dir)
@@ -119,6 +136,8 @@ class VideoProcessor:
         done = {
             "video": str(video),
             "video_id": vid,
+            "source_id": self._source_id,
+            "speaker_id": self._speaker_id,
             "clips": clips,
             "num_rejections": len(rejections),
             "rejection_reasons": sorted({r.reason for r in rejections}),
@@ -142,10 +161,11 @@ class VideoProcessor:
             info = probe_video(video)
         except VideoDecodeError as exc:
             raise _Rejected("probe", "decode_error", str(exc)) from exc
-        if not info.has_audio:
+        audio_file = video if info.has_audio else self._audio_path
+        if audio_file is None:
             raise _Rejected("audio", "no_audio", f"{video} has no audio stream")
         try:
-            audio = load_audio(video, SAMPLE_RATE)  # (samples,) 24 kHz
+            audio = load_audio(audio_file, SAMPLE_RATE)  # (samples,) 24 kHz, sample 0 = video frame 0
         except NoAudioError as exc:
             raise _Rejected("audio", "no_audio", str(exc)) from exc
         except VideoDecodeError as exc:
@@ -207,7 +227,8 @@ class VideoProcessor:
         try:
             track = extract_landmarks(video, cfg.landmarker)
         except VideoDecodeError as exc:
-            raise _Rejected("landmarks", "decode_error", str(exc)) from exc
+            reason = "frame_timing" if isinstance(exc.__cause__, FrameTimingError) else "decode_error"
+            raise _Rejected("landmarks", reason, str(exc)) from exc
         lap("landmarks")
 
         writer = None
@@ -245,7 +266,10 @@ class VideoProcessor:
         margin = cfg.segment.shot_margin_frames
         f0 = max(math.ceil(cand.start * fps), shot_start + (margin if shot_start > 0 else 0))
         f1 = min(
-            math.floor(cand.end * fps), track.num_frames, shot_end - (margin if shot_end < track.num_frames else 0)
+            math.floor(cand.end * fps),
+            track.num_frames,
+            shot_end - (margin if shot_end < track.num_frames else 0),
+            frames_covered(audio.shape[0], SAMPLE_RATE, fps),  # a clip ends where either stream ends
         )
         duration = (f1 - f0) / fps
         if duration < cfg.filters.min_duration_s:
@@ -355,8 +379,8 @@ class VideoProcessor:
         }
         record = ClipRecord(
             clip_id=clip_id,
-            source_id=vid,
-            speaker_id=vid if cfg.speaker_from_source else None,
+            source_id=self._source_id,
+            speaker_id=self._speaker_id or (self._source_id if cfg.speaker_from_source else None),
             language=language,
             text=cand.text,
             codes=fit.codes,

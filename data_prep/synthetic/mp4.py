@@ -25,10 +25,15 @@ class Mp4Writer:
 
     ``target`` is a path (written atomically) or None (the mp4 bytes are returned by :meth:`close`).
     ``crf``/``preset`` are libx264 settings; ``threads`` fixes the encoder's threading so output is reproducible.
+    ``audio_start`` (s) delays the audio stream's start time against the video's (to test A/V alignment): the first
+    audio sample is then meant to play at that instant after the first frame.
     """
 
     def __init__(self, target: str | os.PathLike | None, fps: float, size: int, crf: int = 20,
-                 preset: str = "veryfast", audio_bitrate: int = 64_000, threads: int = 1) -> None:
+                 preset: str = "veryfast", audio_bitrate: int = 64_000, threads: int = 1,
+                 audio_start: float = 0.0) -> None:
+        if audio_start < 0:
+            raise ValueError(f"audio_start must be >= 0 s, got {audio_start}")
         self.path = Path(target) if target is not None else None
         self._buffer = io.BytesIO() if self.path is None else None
         if self.path is not None:
@@ -44,7 +49,7 @@ class Mp4Writer:
         self._audio = self._container.add_stream("aac", rate=SAMPLE_RATE)
         self._audio.layout = "mono"
         self._audio.bit_rate = audio_bitrate
-        self._audio_pts = 0
+        self._audio_pts = round(audio_start * SAMPLE_RATE)
         self._closed = False
 
     def add(self, frames: np.ndarray, audio: np.ndarray | None = None) -> None:

