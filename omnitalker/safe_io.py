@@ -1,0 +1,65 @@
+"""Loading files a user is handed without letting them run code, and saving only what such loading can read back.
+
+``torch.load(weights_only=True)`` unpickles tensors and plain containers only; :func:`describe_load_failure` turns
+its refusals and read errors into one-line messages, :func:`plain_data` makes a payload loadable that way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import torch
+
+_LEAF_TYPES = (torch.Tensor, str, int, float, bool, bytes, type(None), torch.dtype, torch.device, torch.Size)
+
+
+def describe_load_failure(path: str | os.PathLike, exc: BaseException, unsafe_hint: str | None = None
+                          ) -> tuple[bool, str]:
+    """(whether the file was refused as unsafe, a one-line message) for an exception of a ``weights_only`` load."""
+    text = str(exc)
+    if "Weights only load failed" in text:
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f"Python objects ({found.group(1)})" if found else "pickle instructions other than tensors and plain data"
+        hint = f"; {unsafe_hint}" if unsafe_hint else ""
+        return True, (f"refusing to load {path}: it holds {what} that could run code when unpickled; only tensors "
+                      f"and plain data are loaded{hint}")
+    first = (text.strip().splitlines() or [""])[0]
+    return False, f"cannot read {path}: {type(exc).__name__}: {first}"
+
+
+def plain_data(obj: Any, where: str = "checkpoint") -> Any:
+    """``obj`` rebuilt from tensors and plain containers only, so that ``weights_only=True`` can load it.
+
+    OmegaConf containers become dicts/lists, dict subclasses (Lightning's AttributeDict) dicts, paths strings and
+    numpy scalars Python numbers; anything else raises a ``TypeError`` naming where it was found.
+    """
+    if isinstance(obj, _LEAF_TYPES):
+        return obj
+    if isinstance(obj, OrderedDict):
+        return OrderedDict((k, plain_data(v, f"{where}.{k}")) for k, v in obj.items())
+    if isinstance(obj, dict):
+        return {k: plain_data(v, f"{where}.{k}") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        items = [plain_data(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+        return items if isinstance(obj, list) else tuple(items)
+    if isinstance(obj, (set, frozenset)):
+        return type(obj)(plain_data(v, where) for v in obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    module = type(obj).__module__ or ""
+    if module.startswith("omegaconf"):
+        from omegaconf import OmegaConf
+
+        return plain_data(OmegaConf.to_container(obj, resolve=True), where)
+    raise TypeError(
+        f"cannot save {type(obj).__module__}.{type(obj).__qualname__} at {where}: checkpoints hold only tensors and "
+        "plain data (dict, list, str, numbers), so that loading them can never run code"
+    )
+
+
