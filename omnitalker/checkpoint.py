@@ -14,7 +14,6 @@ with the command that converts them: ``python scripts/convert_checkpoint.py OLD.
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import torch
 
 from omnitalker.models.config import DiTConfig
 from omnitalker.models.dit import OmniTalkerDiT
-from omnitalker.safe_io import describe_load_failure, plain_data  # noqa: F401  (plain_data: re-exported)
+from omnitalker.safe_io import describe_load_failure, plain_data, torch_load_weights_only  # noqa: F401  (plain_data: re-exported)
 
 CHECKPOINT_FORMAT = 2  # 2: plain metadata only (weights_only-loadable) + face_model; 1: the same without face_model
 READABLE_FORMATS = (1, 2)
@@ -72,9 +71,7 @@ def safe_torch_load(path: str | os.PathLike) -> Any:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        with warnings.catch_warnings():  # a raw (non-torch) pickle makes torch warn about its protocol first
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            return torch.load(path, map_location="cpu", weights_only=True)
+        return torch_load_weights_only(path)
     except Exception as exc:  # unsafe content, truncated file, not a torch file, ...
         raise load_error(path, exc) from exc
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections import OrderedDict
 from typing import Any
 
@@ -15,6 +16,14 @@ import numpy as np
 import torch
 
 _LEAF_TYPES = (torch.Tensor, str, int, float, bool, bytes, type(None), torch.dtype, torch.device, torch.Size)
+
+
+def torch_load_weights_only(path: str | os.PathLike) -> Any:
+    """``torch.load(path, map_location="cpu", weights_only=True)``, without torch's warning about a bare pickle's
+    protocol (such a file is refused right after; the refusal is what the user needs to see)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol")
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def describe_load_failure(path: str | os.PathLike, exc: BaseException, unsafe_hint: str | None = None

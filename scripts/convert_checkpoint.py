@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
           file=sys.stderr)
     try:
         convert(args.src, args.dst)
-    except Exception as exc:  # unreadable file, or an object plain_data cannot turn into plain data
+    except Exception as exc:  # noqa: BLE001  unreadable file, or an object plain_data cannot turn into plain data
         print(f"error: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}", file=sys.stderr)
         return 1
     print(f"wrote {args.dst} (format {CHECKPOINT_FORMAT}, loads with weights_only=True)")

@@ -92,13 +92,13 @@ def load_codes_file(path: str | Path) -> dict[str, np.ndarray]:
     whole with ``allow_pickle=False``: it cannot run code, and object arrays are refused."""
     try:
         data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError("not an npz archive")
-        with data:
-            return {key: data[key] for key in data.files}
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                return {key: data[key] for key in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # missing, not an npz, truncated, pickled
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise InferenceInputError(f"cannot read the reference codes file {path}: {detail}") from exc
+    raise InferenceInputError(f"cannot read the reference codes file {path}: not an npz archive")
 
 
 class OmniTalkerPipeline:

@@ -11,10 +11,10 @@ from ema_pytorch import EMA
 
 import omnitalker
 from omnitalker.checkpoint import CHECKPOINT_FORMAT
-from omnitalker.safe_io import plain_data
 from omnitalker.flow.objective import FlowMatchingObjective, ObjectiveConfig
 from omnitalker.models.config import DiTConfig
 from omnitalker.models.dit import OmniTalkerDiT
+from omnitalker.safe_io import plain_data
 from omnitalker.training.optim import OptimConfig, build_optimizer
 
 T_BINS = (0.0, 0.25, 0.5, 0.75, 1.0001)

@@ -23,7 +23,7 @@ from vocos.heads import ISTFTHead
 from vocos.models import VocosBackbone
 
 from omnitalker.constants import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
-from omnitalker.safe_io import describe_load_failure
+from omnitalker.safe_io import describe_load_failure, torch_load_weights_only
 from omnitalker.vocoder.errors import VocoderConfigError, VocoderWeightsNotFoundError
 
 CONFIG_FILE = "config.yaml"
@@ -166,7 +166,7 @@ def load_vocos(directory: str | os.PathLike[str], device: str | torch.device = "
     check_hparams(config, config_path)
     model = vocos_from_config(config, config_path)
     try:
-        state_dict = torch.load(weights_path, map_location="cpu", weights_only=True)
+        state_dict = torch_load_weights_only(weights_path)
     except Exception as exc:  # truncated / not a torch file / pickled objects refused by weights_only
         raise VocoderConfigError(f"Vocos weights: {describe_load_failure(weights_path, exc)[1]}") from exc
     try:
