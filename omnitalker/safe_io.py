@@ -26,18 +26,35 @@ def torch_load_weights_only(path: str | os.PathLike) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def _starts_with(path: str | os.PathLike, prefix: bytes) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(prefix)) == prefix
+    except OSError:
+        return False
+
+
+def _is_pickle(path: str | os.PathLike) -> bool:
+    """Whether the file starts like a pickle of protocol 2-5 (a torch checkpoint is a zip; anything else is garbage)."""
+    return any(_starts_with(path, bytes([0x80, protocol])) for protocol in range(2, 6))
+
+
 def describe_load_failure(path: str | os.PathLike, exc: BaseException, unsafe_hint: str | None = None
                           ) -> tuple[bool, str]:
     """(whether the file was refused as unsafe, a one-line message) for an exception of a ``weights_only`` load."""
     text = str(exc)
     if "Weights only load failed" in text:
         found = re.search(r"GLOBAL ([\w.]+)", text)
-        what = f"Python objects ({found.group(1)})" if found else "pickle instructions other than tensors and plain data"
-        hint = f"; {unsafe_hint}" if unsafe_hint else ""
-        return True, (f"refusing to load {path}: it holds {what} that could run code when unpickled; only tensors "
-                      f"and plain data are loaded{hint}")
+        what = f"Python objects ({found.group(1)})" if found else (
+            "pickle instructions beyond tensors and plain data" if _is_pickle(path) else None)
+        if what is not None:
+            hint = f"; {unsafe_hint}" if unsafe_hint else ""
+            return True, (f"refusing to load {path}: it holds {what} that could run code when unpickled; only "
+                          f"tensors and plain data are loaded{hint}")
+        return False, f"cannot read {path}: not a PyTorch checkpoint (neither a torch zip archive nor a pickle)"
     first = (text.strip().splitlines() or [""])[0]
-    return False, f"cannot read {path}: {type(exc).__name__}: {first}"
+    kind = "truncated or corrupt torch archive: " if _starts_with(path, b"PK\x03\x04") else ""
+    return False, f"cannot read {path}: {kind}{type(exc).__name__}: {first}"
 
 
 def plain_data(obj: Any, where: str = "checkpoint") -> Any:
