@@ -105,20 +105,24 @@ def test_cli_bad_input_battery(name, files, reference):
     assert not files["marker"].exists(), f"{name}: the malicious pickle ran"
 
 
-def test_face_model_mismatch_can_be_overridden_with_a_warning(files, reference):
+def test_face_model_mismatch_is_refused_unless_allowed(files, reference):
+    """The DiT records face model OTHER; the renderer and the reference codes use the bundled one."""
     _, _, ref_text = reference
     base = {"renderer": str(files["renderer"]), "vocoder": "griffin_lim", "device": "cpu", "sampler": {"steps": 2},
             "crop": "none"}
-    pipeline = OmniTalkerPipeline(PipelineConfig(str(files["dir"] / "other_face_model.ckpt"), **base))
-    out = files["dir"] / "mismatch.mp4"
-    with pytest.raises(InferenceInputError, match="face model"):
-        pipeline.generate("Hello.", files["clip"], out, ref_text=ref_text,
-                          ref_codes=files["dir"] / "codes_default_face.npz", progress=False)
+    other = str(files["dir"] / "other_face_model.ckpt")
+    with pytest.raises(InferenceInputError, match=f"the renderer .*belong to face model .*{OTHER_FACE_MODEL}"):
+        OmniTalkerPipeline(PipelineConfig(other, **base))
+    with pytest.warns(UserWarning, match="the renderer"):
+        pipeline = OmniTalkerPipeline(PipelineConfig(other, allow_face_model_mismatch=True, **base))
+    out, codes = files["dir"] / "mismatch.mp4", files["dir"] / "codes_default_face.npz"
+    pipeline.cfg.allow_face_model_mismatch = False
+    with pytest.raises(InferenceInputError, match=f"the reference .*belong to face model .*{OTHER_FACE_MODEL}"):
+        pipeline.generate("Hello.", files["clip"], out, ref_text=ref_text, ref_codes=codes, progress=False)
     assert not out.exists()
     pipeline.cfg.allow_face_model_mismatch = True
-    with pytest.warns(UserWarning, match=f"{OTHER_FACE_MODEL}"):
-        pipeline.generate("Hello.", files["clip"], out, ref_text=ref_text,
-                          ref_codes=files["dir"] / "codes_default_face.npz", progress=False)
+    with pytest.warns(UserWarning, match="the reference"):
+        pipeline.generate("Hello.", files["clip"], out, ref_text=ref_text, ref_codes=codes, progress=False)
     assert out.exists()
-    matching = OmniTalkerPipeline(PipelineConfig(str(files["dit"]), **base))  # unrecorded face model: no check
-    assert matching.dit_face_model is None
+    unrecorded = OmniTalkerPipeline(PipelineConfig(str(files["dit"]), **base))  # nothing recorded: nothing checked
+    assert unrecorded.dit_face_model is None

@@ -112,6 +112,9 @@ class OmniTalkerPipeline:
         self.generator = DiTGenerator(loaded, sampler, self.device)
         self.dit_face_model = loaded.face_model  # face model that fitted the DiT's training codes (None: unknown)
         self.renderer = load_renderer(cfg.renderer, self.device)
+        from omnitalker.face.fingerprint import face_model_id
+
+        self._check_face_model(face_model_id(self.renderer.face_model), f"the renderer {cfg.renderer}")
         if cfg.vocoder not in ("vocos", "griffin_lim"):
             raise ValueError(f"vocoder must be 'vocos' or 'griffin_lim', got {cfg.vocoder!r}")
         self.vocoder = load_vocoder(cfg.vocoder, cfg.vocoder_path, self.device)
@@ -133,7 +136,7 @@ class OmniTalkerPipeline:
             warnings.warn("the reference was cut to 10 s but ref_text covers the whole file: give the transcript "
                           "of the kept part (or omit ref_text to use ASR) for correct timing", stacklevel=2)
         codes, fps, report, crop_ref = self._reference_codes(path, ref_codes, stored)
-        self._check_face_model(report.get("face_model"), ref_codes or path)
+        self._check_face_model(report.get("face_model"), f"the reference {ref_codes or path}")
         frames_kept = clip.frames.shape[0]
         codes = codes[: max(1, round(frames_kept / clip.fps * fps))]  # the same span as the kept audio
         audio = torch.from_numpy(clip.audio).float()
@@ -174,8 +177,8 @@ class OmniTalkerPipeline:
         """Codes of one face model mean nothing to a DiT trained on another's: refuse (or warn, when allowed)."""
         if reference is None or self.dit_face_model is None or reference == self.dit_face_model:
             return
-        message = (f"the reference codes of {source} come from face model {reference} but the DiT was trained on "
-                   f"codes of {self.dit_face_model}")
+        message = (f"the codes of {source} belong to face model {reference} but the DiT was trained on codes of "
+                   f"{self.dit_face_model}")
         if not self.cfg.allow_face_model_mismatch:
             raise InferenceInputError(f"{message}; use the face model its corpus was fitted with (face_model=...) "
                                       "or pass allow_face_model_mismatch=true to go on anyway")
