@@ -238,3 +238,21 @@ def test_face_model_id_tracks_the_fitting_bases():
     assert face_model_file_id() == face_model_id(model) and face_model_id(model).startswith("face_model_v1-")
     changed = FaceModel(model.mean_shape, model.exp_basis * 1.001, model.eye_basis)
     assert face_model_id(changed) != face_model_id(model)
+
+
+def test_corpus_index_keeps_the_face_model_through_append_and_merge(tmp_path):
+    import json
+
+    from omnitalker.data.corpus import CorpusWriter
+    from omnitalker.data.corpus_merge import merge_corpora
+    from omnitalker.data.errors import CorpusFormatError
+
+    a = write_corpus(tmp_path / "src" / "a", make_records(2, seed=1, prefix="a"), face_model=FACE_A)
+    write_corpus(tmp_path / "src" / "b", make_records(2, seed=2, prefix="b"), face_model=FACE_A)
+    with pytest.raises(CorpusFormatError, match="face model"):
+        CorpusWriter(a, mode="a", face_model=FACE_B)
+    merged = merge_corpora(tmp_path / "src", tmp_path / "merged")
+    assert json.loads((merged / "index.json").read_text())["face_model"] == FACE_A
+    write_corpus(tmp_path / "src" / "c", make_records(2, seed=3, prefix="c"), face_model=FACE_B)
+    mixed = merge_corpora(tmp_path / "src", tmp_path / "mixed")
+    assert json.loads((mixed / "index.json").read_text())["face_model"] is None
