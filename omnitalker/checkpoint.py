@@ -7,8 +7,9 @@ model that fitted the training corpus's codes, or None when the corpus does not 
 
 Every checkpoint is read with ``torch.load(weights_only=True)``: only tensors and plain containers (dict, list,
 str, numbers) can be unpickled, so a crafted file cannot run code. Everything saved is made plain first
-(:func:`omnitalker.safe_io.plain_data`). Files holding other Python objects (e.g. OmegaConf configs in early checkpoints) are refused
-with the command that converts them: ``python scripts/convert_checkpoint.py OLD.ckpt NEW.ckpt``, for trusted files.
+(:func:`omnitalker.safe_io.plain_data`). Files holding other Python objects (e.g. OmegaConf configs in early
+checkpoints) are refused with the command that converts them, for trusted files:
+``python scripts/convert_checkpoint.py OLD.ckpt NEW.ckpt``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch
 
 from omnitalker.models.config import DiTConfig
 from omnitalker.models.dit import OmniTalkerDiT
-from omnitalker.safe_io import describe_load_failure, plain_data, torch_load_weights_only  # noqa: F401  (plain_data: re-exported)
+from omnitalker.safe_io import describe_load_failure, torch_load_weights_only
 
 CHECKPOINT_FORMAT = 2  # 2: plain metadata only (weights_only-loadable) + face_model; 1: the same without face_model
 READABLE_FORMATS = (1, 2)

@@ -95,8 +95,8 @@ def test_cli_bad_input_battery(name, files, reference):
             "ref_text": ref_text, "vocoder": "griffin_lim", "crop": "none", "device": "cpu", "steps": "2",
             "out": str(out), **overrides}
     argv = [f"{k}={v.format(**files) if k not in ('text', 'ref_text') else v}" for k, v in args.items()]
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts/infer.py"), *argv], check=False, capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts/infer.py"), *argv], check=False, capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
     assert proc.returncode != 0, f"{name}: exit status 0\n{proc.stderr[-2000:]}"
     errors = [line for line in proc.stderr.strip().splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
