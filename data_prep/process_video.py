@@ -240,8 +240,9 @@ class VideoProcessor:
                 record, stats = result
                 if writer is None:
                     from omnitalker.data.corpus import CorpusWriter
+                    from omnitalker.face.fingerprint import face_model_id
 
-                    writer = CorpusWriter(corpus_dir, mode="w")
+                    writer = CorpusWriter(corpus_dir, mode="w", face_model=face_model_id(self.face_model))
                 writer.add(record)
                 clips.append(stats)
             if writer is not None:

@@ -30,6 +30,7 @@ from omnitalker.constants import CODE_NAMES
 from omnitalker.face.errors import FaceError
 from omnitalker.face.extract import ExtractConfig, extract_codes_with_fit, multi_face_fraction
 from omnitalker.face.face_model import FaceModel
+from omnitalker.face.fingerprint import face_model_id
 from omnitalker.face.fitting import fitted_landmarks_px
 
 
@@ -102,6 +103,7 @@ def main(argv: list[str]) -> int:
         centre_ref=result.centre_ref,
         identity=result.identity,
         report=json.dumps(report),
+        face_model=face_model_id(model),  # inference checks it against the DiT's corpus face model
     )
     os.replace(tmp, out)
     if args.overlay:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
+from omnitalker.checkpoint import CheckpointError
 from omnitalker.training.run import train
 
 
@@ -19,7 +20,10 @@ from omnitalker.training.run import train
 def main(cfg: DictConfig) -> None:
     if not cfg.get("init_from"):
         raise SystemExit("finetune.py needs init_from=/path/to/pretrained.ckpt")
-    metrics = train(cfg)
+    try:
+        metrics = train(cfg)
+    except CheckpointError as exc:  # missing, unreadable, unsafe or mismatched checkpoint: one line, exit status 1
+        raise SystemExit(f"error: {type(exc).__name__}: {exc}") from None
     print({k: round(v, 5) for k, v in metrics.items()})
 
 

@@ -33,6 +33,7 @@ def pipeline_config(cfg: DictConfig) -> PipelineConfig:
         dit_checkpoint=cfg.dit, renderer=cfg.renderer, vocoder=cfg.vocoder, vocoder_path=cfg.vocoder_path,
         device=cfg.device, sampler=sampler, fps=cfg.fps, crop=cfg.crop, face_model=cfg.face_model,
         asr_model=cfg.asr_model, asr_language=cfg.asr_language, safety=safety, seed=cfg.seed,
+        allow_face_model_mismatch=cfg.get("allow_face_model_mismatch", False),
     )
 
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
+from omnitalker.checkpoint import CheckpointError
 from omnitalker.training.run import train
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train")
 def main(cfg: DictConfig) -> None:
-    metrics = train(cfg)
+    try:
+        metrics = train(cfg)
+    except CheckpointError as exc:  # missing, unreadable, unsafe or mismatched checkpoint: one line, exit status 1
+        raise SystemExit(f"error: {type(exc).__name__}: {exc}") from None
     print({k: round(v, 5) for k, v in metrics.items()})
 
 

@@ -169,28 +169,16 @@ def test_bad_inputs_give_clear_errors_and_no_output(pipeline, reference, tmp_pat
         assert not (tmp_path / "t.mp4").exists()
 
 
-def test_cli_one_line_errors(smoke_models, reference, tmp_path):
+def test_cli_takes_free_text_as_typed(smoke_models, reference, tmp_path):
+    """(The CLI's one-line errors are checked by the bad-input battery in test_bad_inputs.py.)"""
     dit, renderer = smoke_models
     clip, truth, ref_text = reference
     base = [sys.executable, str(ROOT / "scripts/infer.py"), f"renderer={renderer}", "vocoder=griffin_lim",
             "crop=none", "device=cpu", "steps=2", f"ref_codes={truth}", f"ref_text={ref_text}"]
-    cases = [
-        ([f"dit={tmp_path / 'nope.ckpt'}", "text=hello", f"ref={clip}"], "checkpoint not found"),
-        ([f"dit={dit}", "text=hello", f"ref={tmp_path / 'none.mp4'}"], "not found|does not exist"),
-        ([f"dit={renderer / 'renderer.safetensors'}", "text=hello", f"ref={clip}"], "cannot read|not an OmniTalker"),
-    ]
     ok = tmp_path / "ok.mp4"  # free text with Hydra-special characters is taken as typed
     proc = subprocess.run(base + [f"dit={dit}", "text=Hi, there! It's me: a test.", f"ref={clip}", f"out={ok}"],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0 and ok.exists(), proc.stderr[-2000:]
-    for args, pattern in cases:
-        out = tmp_path / "cli.mp4"
-        proc = subprocess.run(base + args + [f"out={out}"], capture_output=True, text=True, timeout=300, cwd=ROOT)
-        assert proc.returncode == 1, proc.stderr[-2000:]
-        last = [line for line in proc.stderr.strip().splitlines() if line.startswith("error:")]
-        assert len(last) == 1 and __import__("re").search(pattern, last[0]), proc.stderr[-2000:]
-        assert "Traceback" not in proc.stderr
-        assert not out.exists()
 
 
 def test_batch_mode_reports_failures_without_stopping(smoke_models, reference, tmp_path, capsys):

@@ -45,7 +45,7 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def final_weights(out: Path) -> dict[str, torch.Tensor]:
-    return torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    return torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
 
 
 def test_kill_and_resume_continues_the_same_run(corpus, tmp_path):
@@ -63,12 +63,12 @@ def test_kill_and_resume_continues_the_same_run(corpus, tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)  # dies mid-run, right after its first checkpoint
     proc.wait()
     assert last.exists(), "the run wrote no checkpoint before being killed"
-    killed_at = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+    killed_at = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
     assert killed_at < steps
 
     train(config(overrides(corpus, out, steps)))  # same run dir, ckpt_path=auto -> resumes
     resumed = final_weights(out)
-    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == steps
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == steps
     for key, value in expected.items():
         torch.testing.assert_close(resumed[key], value, rtol=1e-5, atol=1e-6, msg=f"{key} differs after resume")
     assert not list((out / "checkpoints").glob(".*tmp*")), "no half-written checkpoint may remain"
@@ -93,7 +93,7 @@ def test_checkpoint_loads_for_inference_with_everything_inside(corpus, tmp_path)
     broken.write_bytes((out / "checkpoints" / "last.ckpt").read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="cannot read"):
         load_dit(broken)
-    ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     ckpt["omnitalker"]["arch"]["dim"] = 128
     mismatched = tmp_path / "mismatched.ckpt"
     torch.save(ckpt, mismatched)

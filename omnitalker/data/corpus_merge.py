@@ -43,8 +43,11 @@ def merge_corpora(sources: str | os.PathLike | Sequence[str | os.PathLike], dest
     roots = find_corpus_roots(sources)
     plans = []  # (root, shard entry, shard index content)
     seen: dict[str, Path] = {}
+    face_models = set()
     for root in roots:
-        for shard in load_top_index(root, allow_incomplete=False)["shards"]:
+        top = load_top_index(root, allow_incomplete=False)
+        face_models.add(top.get("face_model"))
+        for shard in top["shards"]:
             path = root / shard["index"]
             data = path.read_bytes()
             if hashlib.sha256(data).hexdigest() != shard["index_sha256"]:
@@ -89,5 +92,6 @@ def merge_corpora(sources: str | os.PathLike | Sequence[str | os.PathLike], dest
         **totals, "code_dim": CODE_DIM, "n_mels": N_MELS, "sample_rate": SAMPLE_RATE, "mel_fps": MEL_FPS,
         "mel_dtype": "float16", "codes_dtype": "float32", "shards": shards,
         "merged_from": [str(r) for r in roots],
+        "face_model": face_models.pop() if len(face_models) == 1 else None,  # None: unknown or mixed
     })
     return dest

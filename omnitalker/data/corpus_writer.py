@@ -91,6 +91,7 @@ class CorpusWriter:
         max_duration_mismatch_s: float = 0.25,
         fsync: bool = True,
         trim_duration_mismatch: bool = True,
+        face_model: str | None = None,
     ) -> None:
         if mode not in ("w", "a"):
             raise ValueError(f"mode must be 'w' or 'a', got {mode!r}")
@@ -107,6 +108,7 @@ class CorpusWriter:
         self.max_duration_mismatch_s = max_duration_mismatch_s
         self.trim_duration_mismatch = trim_duration_mismatch
         self.fsync = fsync
+        self.face_model = face_model  # id of the face model that fitted the codes (omnitalker.face.fingerprint)
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock_path = self.root / LOCK_NAME
         self._acquire_lock()
@@ -279,6 +281,9 @@ class CorpusWriter:
         if index.get("format") != FORMAT_NAME or index.get("version") != FORMAT_VERSION:
             raise CorpusFormatError(f"cannot append to {top}: format {index.get('format')!r} version "
                                     f"{index.get('version')!r}, this writer writes {FORMAT_NAME} v{FORMAT_VERSION}")
+        if self.face_model != index.get("face_model"):
+            raise CorpusFormatError(f"cannot append to {top}: its codes were fitted by face model "
+                                    f"{index.get('face_model')!r}, these by {self.face_model!r}")
         self._shards = list(index["shards"])
         self._created = index.get("created", self._created)
         for key in self._totals:
@@ -404,7 +409,7 @@ class CorpusWriter:
             "created": self._created, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **self._totals,
             "code_dim": CODE_DIM, "n_mels": N_MELS, "sample_rate": SAMPLE_RATE, "mel_fps": MEL_FPS,
-            "mel_dtype": "float16", "codes_dtype": "float32",
+            "mel_dtype": "float16", "codes_dtype": "float32", "face_model": self.face_model,
             "shards": self._shards,
         }, self.fsync)
 

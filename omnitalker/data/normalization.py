@@ -73,7 +73,14 @@ class CodeNormalizer(nn.Module):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CodeNormalizer:
-        payload = json.loads(Path(path).read_text())
+        """Read a file written by :meth:`save` (plain JSON: loading it cannot run code)."""
+        try:
+            payload = json.loads(Path(path).read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ValueError(f"cannot read code statistics {path}: not a JSON file written by "
+                             f"CodeNormalizer.save ({type(exc).__name__})") from exc
+        if not isinstance(payload, dict) or not {"mean", "std"} <= set(payload):
+            raise ValueError(f"{path}: code statistics need 'code_names', 'mean' and 'std'")
         if payload.get("code_names") != list(CODE_NAMES):
             raise ValueError(f"{path}: code layout differs from omnitalker.constants.CODE_NAMES")
         return cls(torch.tensor(payload["mean"]), torch.tensor(payload["std"]))

@@ -58,6 +58,7 @@ class PipelineConfig:
     crop: str = "auto"  # auto: face-box crop like data preparation; none: the reference is already a face crop
     render_batch: int = 16
     face_model: str | None = None  # face model file for the reference fit (None: the bundled default)
+    allow_face_model_mismatch: bool = False  # warn instead of refusing when the DiT's corpus used another face model
     asr_model: str | None = None  # local faster-whisper model directory, for references without ref_text
     asr_language: str = "en"
     safety: SafetyConfig = field(default_factory=SafetyConfig)
@@ -86,12 +87,18 @@ class InferenceResult:
     codes: Path | None = None
 
 
-def load_codes_file(path: str | Path):
-    """A precomputed codes file (npz from scripts/extract_codes.py or the synthetic corpus' ground truth)."""
+def load_codes_file(path: str | Path) -> dict[str, np.ndarray]:
+    """A precomputed codes file (npz from scripts/extract_codes.py or the synthetic corpus' ground truth), read
+    whole with ``allow_pickle=False``: it cannot run code, and object arrays are refused."""
     try:
-        return np.load(path)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # missing, not an npz, truncated
-        raise InferenceInputError(f"cannot read the reference codes file {path}: {exc}") from exc
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                return {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # missing, not an npz, truncated, pickled
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InferenceInputError(f"cannot read the reference codes file {path}: {detail}") from exc
+    raise InferenceInputError(f"cannot read the reference codes file {path}: not an npz archive")
 
 
 class OmniTalkerPipeline:
@@ -103,7 +110,11 @@ class OmniTalkerPipeline:
         loaded = load_dit(cfg.dit_checkpoint, device=self.device)
         sampler = SamplerConfig.from_dict({**loaded.meta.get("sampler", {}), **dict(cfg.sampler)})
         self.generator = DiTGenerator(loaded, sampler, self.device)
+        self.dit_face_model = loaded.face_model  # face model that fitted the DiT's training codes (None: unknown)
         self.renderer = load_renderer(cfg.renderer, self.device)
+        from omnitalker.face.fingerprint import face_model_id
+
+        self._check_face_model(face_model_id(self.renderer.face_model), f"the renderer {cfg.renderer}")
         if cfg.vocoder not in ("vocos", "griffin_lim"):
             raise ValueError(f"vocoder must be 'vocos' or 'griffin_lim', got {cfg.vocoder!r}")
         self.vocoder = load_vocoder(cfg.vocoder, cfg.vocoder_path, self.device)
@@ -118,13 +129,14 @@ class OmniTalkerPipeline:
         stored = load_codes_file(ref_codes) if ref_codes is not None else None
         if (ref_text is None or not ref_text.strip()) and stored is not None:
             # the synthetic corpus' ground-truth files carry the transcript
-            ref_text = str(stored["text"]) if "text" in stored.files else None
+            ref_text = str(stored["text"]) if "text" in stored else None
         if ref_text is None or not ref_text.strip():
             ref_text = self._transcribe(clip)
         elif clip.was_cut:
             warnings.warn("the reference was cut to 10 s but ref_text covers the whole file: give the transcript "
                           "of the kept part (or omit ref_text to use ASR) for correct timing", stacklevel=2)
         codes, fps, report, crop_ref = self._reference_codes(path, ref_codes, stored)
+        self._check_face_model(report.get("face_model"), f"the reference {ref_codes or path}")
         frames_kept = clip.frames.shape[0]
         codes = codes[: max(1, round(frames_kept / clip.fps * fps))]  # the same span as the kept audio
         audio = torch.from_numpy(clip.audio).float()
@@ -151,13 +163,26 @@ class OmniTalkerPipeline:
                     raise InferenceInputError(f"{ref_codes} has no face-box reference: use crop=none for a "
                                               "reference that is already a face crop")
                 crop = (data["centre_ref"], float(data["scale_ref"]))
-            return codes, fps, {"source": str(ref_codes)}, crop
+            face_model = str(data["face_model"]) if "face_model" in data else None  # None: not recorded
+            return codes, fps, {"source": str(ref_codes), "face_model": face_model}, crop
         from omnitalker.face.extract import ExtractConfig, extract_codes_with_fit
+        from omnitalker.face.fingerprint import face_model_file_id
 
         config = ExtractConfig(face_model_path=self.cfg.face_model) if self.cfg.face_model else None
         track, fit = extract_codes_with_fit(path, config)
         crop = (fit.centre_ref, fit.scale_ref) if self.cfg.crop == "auto" else None
-        return fit.codes, fit.fps, fit.report(), crop
+        return fit.codes, fit.fps, {**fit.report(), "face_model": face_model_file_id(self.cfg.face_model)}, crop
+
+    def _check_face_model(self, reference: str | None, source) -> None:
+        """Codes of one face model mean nothing to a DiT trained on another's: refuse (or warn, when allowed)."""
+        if reference is None or self.dit_face_model is None or reference == self.dit_face_model:
+            return
+        message = (f"the codes of {source} belong to face model {reference} but the DiT was trained on codes of "
+                   f"{self.dit_face_model}")
+        if not self.cfg.allow_face_model_mismatch:
+            raise InferenceInputError(f"{message}; use the face model its corpus was fitted with (face_model=...) "
+                                      "or pass allow_face_model_mismatch=true to go on anyway")
+        warnings.warn(f"{message}; going on (allow_face_model_mismatch=true)", stacklevel=3)
 
     def _transcribe(self, clip: ReferenceClip) -> str:
         if not self.cfg.asr_model:

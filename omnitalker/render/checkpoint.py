@@ -45,11 +45,17 @@ def load_renderer(directory: str | os.PathLike[str], device: str | torch.device 
                 f"missing renderer file {path} (a renderer directory holds {WEIGHTS_NAME} and {FACE_MODEL_NAME}; "
                 "write one with scripts/train_renderer.py)"
             )
-    with safe_open(str(weights), framework="pt") as f:
-        metadata = f.metadata() or {}
+    try:  # safetensors: tensors + a JSON header, nothing in it can run code
+        with safe_open(str(weights), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except Exception as exc:  # safetensors raises several unrelated types on a malformed header
+        raise RenderError(f"cannot read renderer weights {weights}: not a safetensors file ({exc})") from exc
     if metadata.get("format") != FORMAT:
         raise RenderError(f"{weights} is not an OmniTalker renderer file (format={metadata.get('format')!r})")
-    cfg = RendererConfig.from_dict(json.loads(metadata["config"]))
+    try:
+        cfg = RendererConfig.from_dict(json.loads(metadata["config"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RenderError(f"{weights}: invalid renderer config in its metadata ({exc})") from exc
     renderer = Renderer(cfg, FaceModel.load(face))
     try:
         renderer.load_state_dict(load_file(str(weights)))

@@ -14,6 +14,7 @@ from omnitalker.checkpoint import CHECKPOINT_FORMAT
 from omnitalker.flow.objective import FlowMatchingObjective, ObjectiveConfig
 from omnitalker.models.config import DiTConfig
 from omnitalker.models.dit import OmniTalkerDiT
+from omnitalker.safe_io import plain_data
 from omnitalker.training.optim import OptimConfig, build_optimizer
 
 T_BINS = (0.0, 0.25, 0.5, 0.75, 1.0001)
@@ -41,9 +42,10 @@ class OmniTalkerModule(L.LightningModule):
         ema: dict[str, Any] | None = None,
         seed: int = 0,
         run_config: dict[str, Any] | None = None,
+        face_model: str | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["normalizer_state", "run_config"])
+        self.save_hyperparameters(ignore=["normalizer_state", "run_config", "face_model"])
         arch = dict(arch, text_vocab_size=len(vocab_symbols))
         self.arch = arch
         self.net = OmniTalkerDiT(DiTConfig.from_dict(arch))
@@ -57,6 +59,7 @@ class OmniTalkerModule(L.LightningModule):
         self.vocab_symbols = list(vocab_symbols)
         self.normalizer_state = normalizer_state
         self.run_config = run_config or {}
+        self.face_model = face_model  # id of the face model that fitted the corpus's codes (None: not recorded)
         self.seed = seed
         self.batches_in_epoch = 0  # batches started in the current epoch (for exact mid-epoch resume)
         self._step_start: float | None = None
@@ -123,7 +126,7 @@ class OmniTalkerModule(L.LightningModule):
 
     # ------------------------------------------------------------------ checkpoint payload
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["omnitalker"] = {
+        checkpoint["omnitalker"] = plain_data({
             "format": CHECKPOINT_FORMAT,
             "arch": self.arch,
             "objective": self.hparams.objective,
@@ -131,9 +134,10 @@ class OmniTalkerModule(L.LightningModule):
             "vocab": self.vocab_symbols,
             "normalizer": self.normalizer_state,
             "config": self.run_config,
+            "face_model": self.face_model,
             "position": {"epoch": self.current_epoch, "batches_in_epoch": self.batches_in_epoch},
             "versions": {"omnitalker": omnitalker.__version__, "torch": str(torch.__version__), "lightning": str(L.__version__)},
-        }
+        }, "checkpoint['omnitalker']")
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         meta = checkpoint.get("omnitalker", {})

@@ -16,7 +16,7 @@ from omnitalker.text import Vocab
 from omnitalker.training.checkpoint_io import AtomicCheckpointIO
 from omnitalker.training.datamodule import CorpusDataModule
 from omnitalker.training.module import OmniTalkerModule
-from omnitalker.training.run_utils import instantiate_all, resolve_resume
+from omnitalker.training.run_utils import check_face_model, corpus_face_model, instantiate_all, resolve_resume
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +40,18 @@ def build(cfg: DictConfig) -> tuple[L.Trainer, OmniTalkerModule, CorpusDataModul
     resume = resolve_resume(cfg.get("ckpt_path"), output_dir)
     arch = OmegaConf.to_container(cfg.model.arch, resolve=True)
     init_weights = None
+    face_model = corpus_face_model(datamodule.reader.roots)
 
     if resume is not None:  # the resumed run keeps its own vocabulary, statistics and architecture
         meta = read_checkpoint(resume)["omnitalker"]
+        check_face_model(meta.get("face_model"), face_model, f"the checkpoint {resume}")
         datamodule.vocab = Vocab(meta["vocab"])
         datamodule.prepare_normalizer(meta["normalizer"])
         arch = meta["arch"]
         log.info("resuming from %s", resume)
     elif cfg.get("init_from"):
         pretrained = load_dit(cfg.init_from, prefer_ema=cfg.get("init_weights", "ema") == "ema")
+        check_face_model(pretrained.face_model, face_model, f"init_from={cfg.init_from}")
         vocab = datamodule.prepare_vocab(base=Vocab(pretrained.vocab_symbols))
         datamodule.prepare_normalizer(pretrained.normalizer_state)
         arch = dict(pretrained.meta["arch"], **{k: v for k, v in arch.items() if k in ("dropout", "checkpoint_activations")})
@@ -73,6 +76,7 @@ def build(cfg: DictConfig) -> tuple[L.Trainer, OmniTalkerModule, CorpusDataModul
         ema=OmegaConf.to_container(cfg.model.ema, resolve=True),
         seed=cfg.seed,
         run_config=OmegaConf.to_container(cfg, resolve=True),
+        face_model=face_model,
     )
     if init_weights is not None:
         module.net.load_state_dict(init_weights)
@@ -89,7 +93,7 @@ def build(cfg: DictConfig) -> tuple[L.Trainer, OmniTalkerModule, CorpusDataModul
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     trainer, module, datamodule, resume = build(cfg)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None, weights_only=True)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1}
     metrics["padding_fraction_plan"] = datamodule.padding_report().get("padding_fraction", float("nan"))
     return metrics

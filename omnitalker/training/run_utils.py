@@ -12,6 +12,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
+from omnitalker.checkpoint import CheckpointError
 from omnitalker.training.checkpoint_io import AtomicCheckpointIO
 
 
@@ -28,8 +29,27 @@ def resolve_resume(value: str | None, output_dir: Path) -> Path | None:
         last = Path(output_dir) / "checkpoints" / "last.ckpt"
         return last if last.is_file() else None
     if not Path(value).is_file():
-        raise FileNotFoundError(f"ckpt_path={value}: no such checkpoint to resume from")
+        raise CheckpointError(f"checkpoint not found: ckpt_path={value} (no such checkpoint to resume from)")
     return Path(value)
+
+
+def corpus_face_model(roots: list[Path]) -> str | None:
+    """Id of the face model that fitted every corpus root's codes (None when any root does not record it);
+    refuses a corpus that mixes codes of different face models."""
+    from omnitalker.data.corpus_reader import load_top_index
+
+    ids = {load_top_index(Path(root), allow_incomplete=True).get("face_model") for root in roots}
+    known = sorted(i for i in ids if i is not None)
+    if len(known) > 1:
+        raise ValueError(f"the corpus mixes codes fitted by different face models {known}: refit them with one model")
+    return None if None in ids or not known else known[0]
+
+
+def check_face_model(expected: str | None, found: str | None, what: str) -> None:
+    """Refuse training a checkpoint on codes of another face model than the one its codes came from."""
+    if expected is not None and found is not None and expected != found:
+        raise CheckpointError(f"{what} was trained on codes of face model {expected} but this corpus was fitted by "
+                              f"{found}: the codes mean different things; refit the corpus with the same face model")
 
 
 def fit_and_export(cfg: DictConfig, model, train_loader, val_loader, val_key: str, metric: str) -> dict[str, float]:
@@ -53,7 +73,7 @@ def fit_and_export(cfg: DictConfig, model, train_loader, val_loader, val_key: st
     metrics: dict[str, float] = {}
     if cfg.validate_before_fit and resume is None:
         metrics[f"{metric}_start"] = held_out()
-    trainer.fit(model, train_loader, val_loader, ckpt_path=resume)
+    trainer.fit(model, train_loader, val_loader, ckpt_path=resume, weights_only=True)  # and AtomicCheckpointIO
     metrics[f"{metric}_end"] = held_out()
     metrics["global_step"] = trainer.global_step
     export_dir = Path(cfg.export_dir)

@@ -3,7 +3,8 @@
 The public ``charactr/vocos-mel-24khz`` directory holds ``config.yaml`` (jsonargparse ``class_path``/``init_args``
 blocks for ``feature_extractor``, ``backbone`` and ``head``) and ``pytorch_model.bin`` (the ``Vocos`` state dict).
 We read and write exactly that layout, so the public weights and our own trained vocoders load the same way:
-``Vocos.from_hparams(config.yaml)`` + ``load_state_dict``. Nothing here touches a model hub.
+the three classes the config names (only those three are accepted: ``Vocos.from_hparams`` would import and call any
+``class_path``) + ``load_state_dict`` of weights read with ``weights_only=True``. Nothing here touches a model hub.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from vocos.heads import ISTFTHead
 from vocos.models import VocosBackbone
 
 from omnitalker.constants import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
+from omnitalker.safe_io import describe_load_failure, torch_load_weights_only
 from omnitalker.vocoder.errors import VocoderConfigError, VocoderWeightsNotFoundError
 
 CONFIG_FILE = "config.yaml"
@@ -115,6 +117,33 @@ def check_hparams(config: dict[str, Any], config_path: Path) -> None:
         raise VocoderConfigError(f"{config_path}: head hop_length={head_args.get('hop_length')}, need {HOP_LENGTH}")
 
 
+ALLOWED_CLASSES = {  # config block -> the one class it may name (config.yaml is data, never an import path)
+    "feature_extractor": ("vocos.feature_extractors.MelSpectrogramFeatures", MelSpectrogramFeatures),
+    "backbone": ("vocos.models.VocosBackbone", VocosBackbone),
+    "head": ("vocos.heads.ISTFTHead", ISTFTHead),
+}
+
+
+def vocos_from_config(config: dict[str, Any], config_path: Path) -> Vocos:
+    """Build the Vocos a ``config.yaml`` describes. Unlike ``Vocos.from_hparams``, which imports and calls whatever
+    ``class_path`` names (so a crafted config could run any function), only the three classes of the mel-24khz
+    layout are accepted."""
+    parts = {}
+    for block, (class_path, cls) in ALLOWED_CLASSES.items():
+        init = config[block]
+        if init.get("class_path") != class_path:
+            raise VocoderConfigError(f"{config_path}: {block} class_path {init.get('class_path')!r} is not allowed; "
+                                     f"expected {class_path!r}")
+        kwargs = init.get("init_args", {})
+        if not isinstance(kwargs, dict):
+            raise VocoderConfigError(f"{config_path}: {block} init_args must be a mapping")
+        try:
+            parts[block] = cls(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise VocoderConfigError(f"{config_path}: invalid {block} init_args: {exc}") from exc
+    return Vocos(**parts)
+
+
 def load_vocos(directory: str | os.PathLike[str], device: str | torch.device = "cpu") -> Vocos:
     """Load a Vocos from a local directory in the public layout (``config.yaml`` + ``pytorch_model.bin``)."""
     directory = Path(directory).expanduser()
@@ -129,14 +158,17 @@ def load_vocos(directory: str | os.PathLike[str], device: str | torch.device = "
             raise VocoderWeightsNotFoundError(
                 f"missing Vocos file {path} (a Vocos directory needs {CONFIG_FILE} and {WEIGHTS_FILE})"
             )
-    with open(config_path) as f:
-        config = yaml.safe_load(f)
-    check_hparams(config, config_path)
-    model = Vocos.from_hparams(str(config_path))
     try:
-        state_dict = torch.load(weights_path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated / not a torch file
-        raise VocoderConfigError(f"cannot read Vocos weights {weights_path}: {exc}") from exc
+        with open(config_path) as f:
+            config = yaml.safe_load(f)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise VocoderConfigError(f"cannot read {config_path}: {type(exc).__name__}") from exc
+    check_hparams(config, config_path)
+    model = vocos_from_config(config, config_path)
+    try:
+        state_dict = torch_load_weights_only(weights_path)
+    except Exception as exc:  # truncated / not a torch file / pickled objects refused by weights_only
+        raise VocoderConfigError(f"Vocos weights: {describe_load_failure(weights_path, exc)[1]}") from exc
     try:
         model.load_state_dict(state_dict)
     except RuntimeError as exc:
