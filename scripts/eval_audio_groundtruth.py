@@ -5,7 +5,8 @@ reference (first half) and a target (second half) of the same speaker (:func:`om
 - SIM-A same speaker: cos(target half, own reference half); different speakers: cos(target half of clip i,
   reference half of clip j) over all pairs of different speakers (clips known to share a speaker are left out);
   pairing accuracy: how often a target's own reference is its most similar reference;
-- WER: the whole clip against the manifest transcript, where the manifest has one (Seed-TTS normalisation);
+- WER: the whole clip against the manifest transcript, where the manifest has one (Seed-TTS normalisation), and, as a
+  chance level, the same transcription against another clip's transcript (``gt_wer_mismatched``);
 - DNSMOS of every whole clip.
 
     python scripts/eval_audio_groundtruth.py --media /work/shared/media --out /tmp/gt_audio.json
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from omnitalker.eval.dnsmos import DnsmosMetric
     from omnitalker.eval.metric import EvalItem, MetricError
     from omnitalker.eval.speaker import SimAMetric, cosine
+    from omnitalker.eval.textnorm import edit_counts, normalize
     from omnitalker.eval.wer import WerMetric, array_text
 
     torch.set_num_threads(args.threads)
@@ -87,6 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(f"{e['file']}: done ({time.time() - started:.0f} s)", file=sys.stderr)
 
+    transcribed = [r for r in rows if "hypothesis" in r]
+    mismatched = [  # each transcription scored against the next clip's transcript: what a wrong text scores
+        edit_counts(normalize(other["transcript"], "en"), normalize(r["hypothesis"], "en")).rate
+        for r, other in zip(transcribed, transcribed[1:] + transcribed[:1])
+        if other is not r
+    ]
+
     def speaker(name: str) -> str:
         return SAME_SPEAKER.get(name, name)
 
@@ -114,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "sim_a_pairing_accuracy": float(np.mean(best)),
         "sim_a_pairing_chance": float(np.mean([sum(speaker(x) == speaker(y) for y in names) / n for x in names])),
         **{f"gt_{k}": v for k, v in wer.aggregate(wer_measurements).items()},
+        "gt_wer_mismatched": float(np.mean(mismatched)) if mismatched else float("nan"),
         "gt_dnsmos_ovrl_mean": float(np.mean([r["dnsmos_ovrl"] for r in rows])),
         "seconds": round(time.time() - started, 1),
     }

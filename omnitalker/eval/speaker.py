@@ -12,6 +12,9 @@ one. Embedders (``embedder=``):
 
 from __future__ import annotations
 
+import warnings
+from importlib import metadata
+
 import numpy as np
 
 from omnitalker.deps import MissingDependencyError, require
@@ -26,13 +29,14 @@ class ResemblyzerEmbedder:
 
     def __init__(self, device: str = "cpu"):
         try:
-            resemblyzer = require("resemblyzer", "resemblyzer", "SIM-A (resemblyzer embedder)")
+            with warnings.catch_warnings():  # webrtcvad imports the deprecated pkg_resources
+                warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+                resemblyzer = require("resemblyzer", "resemblyzer", "SIM-A (resemblyzer embedder)")
         except MissingDependencyError as exc:
             raise MetricError(f"sim_a: {exc}; resemblyzer's webrtcvad also needs setuptools<81") from exc
         self._resemblyzer = resemblyzer
         self._encoder = resemblyzer.VoiceEncoder(device, verbose=False)
-        version = getattr(resemblyzer, "__version__", "")
-        self.description = f"resemblyzer {version} GE2E d-vector (weights bundled in the wheel)".replace("  ", " ")
+        self.description = f"resemblyzer {metadata.version('resemblyzer')} GE2E d-vector (weights bundled in the wheel)"
 
     def embed(self, audio_16k: np.ndarray) -> np.ndarray:
         wav = self._resemblyzer.preprocess_wav(audio_16k, source_sr=MODEL_RATE)
