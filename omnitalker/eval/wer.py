@@ -15,6 +15,8 @@ Recognisers (all from local files; nothing is downloaded):
   whisper works too: ``zh_recognizer=whisper zh_model_path=/models/faster-whisper-large-v3``. Scoring a Chinese item
   without one raises :class:`MetricError`.
 
+Decoding follows F5-TTS' evaluation (faster-whisper, ``beam_size=5``, language given, no VAD).
+
 Aggregation: ``wer``/``cer`` are the mean of the per-item rates (what Seed-TTS-eval and F5-TTS report);
 ``wer_corpus``/``cer_corpus`` are sum of errors / sum of reference units; ``*_sub``/``*_del``/``*_ins`` split the corpus
 rate into substitutions, deletions and insertions.
@@ -57,6 +59,7 @@ class WerMetric(Metric):
         device: str = "cpu",
         compute_type: str = "int8",
         threads: int = 1,
+        beam_size: int = 5,
     ):
         if text_source not in TEXT_SOURCES:
             raise MetricError(f"wer: text_source must be one of {', '.join(TEXT_SOURCES)}, got {text_source!r}")
@@ -65,7 +68,9 @@ class WerMetric(Metric):
         self.spell_numbers = bool(spell_numbers)
         self.text_source = text_source
         try:
-            self._words = WhisperRecognizer(model_path, device=device, compute_type=compute_type, threads=threads)
+            self._words = WhisperRecognizer(
+                model_path, device=device, compute_type=compute_type, threads=threads, beam_size=beam_size
+            )
             self._zh = None
             if zh_recognizer is not None:
                 kwargs = {} if zh_model_path is None else {"model_path": zh_model_path}
