@@ -30,7 +30,8 @@ SAME_SPEAKER = {"speech/vexpress_AOC_aud.mp3": "video/sadtalker_WDA_AlexandriaOc
 def english_clips(media: Path) -> list[dict]:
     manifest = json.loads((media / "manifest.json").read_text(encoding="utf-8"))
     chosen = [
-        e for e in manifest
+        e
+        for e in manifest
         if e.get("has_audio") and e.get("language") == "en" and e.get("kind") in ("speech", "talking_video")
     ]
     return sorted(chosen, key=lambda e: e["file"])
@@ -84,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         if clip.text:
             m = wer.measure(EvalItem(e["file"], "en", clip, clip))
             wer_measurements.append(m)
-            row.update(wer=round(m.scalars["wer"], 4), transcript=clip.text,
-                       hypothesis=array_text(m.arrays["hypothesis_utf8"]))
+            row.update(
+                wer=round(m.scalars["wer"], 4), transcript=clip.text, hypothesis=array_text(m.arrays["hypothesis_utf8"])
+            )
         rows.append(row)
         print(f"{e['file']}: done ({time.time() - started:.0f} s)", file=sys.stderr)
 
@@ -134,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|")
     for r in rows:
         wer_cell = f"{r['wer']:.3f}" if "wer" in r else "—"
-        print(f"| `{r['file']}` | {r['seconds']} | {r['sim_a_own_reference']:.3f} | "
-              f"{r['sim_a_max_other_speaker']:.3f} | {r['dnsmos_ovrl']:.2f} | {wer_cell} |")
+        print(
+            f"| `{r['file']}` | {r['seconds']} | {r['sim_a_own_reference']:.3f} | "
+            f"{r['sim_a_max_other_speaker']:.3f} | {r['dnsmos_ovrl']:.2f} | {wer_cell} |"
+        )
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -48,9 +48,7 @@ class ResemblyzerEmbedder:
 class WavLMEcapaEmbedder:
     def __init__(self, checkpoint: str | None, device: str = "cpu"):
         if not checkpoint:
-            raise MetricError(
-                "sim_a: embedder=wavlm_ecapa needs checkpoint=<local path to wavlm_large_finetune.pth>"
-            )
+            raise MetricError("sim_a: embedder=wavlm_ecapa needs checkpoint=<local path to wavlm_large_finetune.pth>")
         from omnitalker.eval.wavlm_ecapa import load_wavlm_ecapa
 
         self.device = device

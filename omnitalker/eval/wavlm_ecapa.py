@@ -101,19 +101,38 @@ class AttentiveStatsPool(nn.Module):
         return torch.cat([mean, var.clamp(min=1e-9).sqrt()], dim=1)
 
 
-def build_wavlm(dim: int = 1024, layers: int = 24, heads: int = 16, ffn: int = 4096, conv_channels: int = 512,
-                pos_kernel: int = 128, pos_groups: int = 16) -> nn.Module:
+def build_wavlm(
+    dim: int = 1024,
+    layers: int = 24,
+    heads: int = 16,
+    ffn: int = 4096,
+    conv_channels: int = 512,
+    pos_kernel: int = 128,
+    pos_groups: int = 16,
+) -> nn.Module:
     """WavLM in eval configuration (no dropout); defaults are WavLM-large."""
     import torchaudio
 
     conv = [(conv_channels, 10, 5)] + [(conv_channels, 3, 2)] * 4 + [(conv_channels, 2, 2)] * 2
     return torchaudio.models.wavlm_model(
-        extractor_mode="layer_norm", extractor_conv_layer_config=conv, extractor_conv_bias=False,
-        encoder_embed_dim=dim, encoder_projection_dropout=0.0, encoder_pos_conv_kernel=pos_kernel,
-        encoder_pos_conv_groups=pos_groups, encoder_num_layers=layers, encoder_num_heads=heads,
-        encoder_num_buckets=320, encoder_max_distance=800, encoder_attention_dropout=0.0,
-        encoder_ff_interm_features=ffn, encoder_ff_interm_dropout=0.0, encoder_dropout=0.0,
-        encoder_layer_norm_first=True, encoder_layer_drop=0.0, aux_num_out=None,
+        extractor_mode="layer_norm",
+        extractor_conv_layer_config=conv,
+        extractor_conv_bias=False,
+        encoder_embed_dim=dim,
+        encoder_projection_dropout=0.0,
+        encoder_pos_conv_kernel=pos_kernel,
+        encoder_pos_conv_groups=pos_groups,
+        encoder_num_layers=layers,
+        encoder_num_heads=heads,
+        encoder_num_buckets=320,
+        encoder_max_distance=800,
+        encoder_attention_dropout=0.0,
+        encoder_ff_interm_features=ffn,
+        encoder_ff_interm_dropout=0.0,
+        encoder_dropout=0.0,
+        encoder_layer_norm_first=True,
+        encoder_layer_drop=0.0,
+        aux_num_out=None,
     )
 
 
@@ -154,7 +173,7 @@ class WavLMEcapa(nn.Module):
         weights = torch.softmax(self.feature_weight, dim=0)  # (L+1,)
         x = (weights[:, None, None, None] * self.hidden_states(wave)).sum(0)  # (B, T, D)
         x = self.instance_norm(x.transpose(1, 2) + 1e-6)  # (B, D, T)
-        out2 = self.layer2(out1 := self.layer1(x))
+        out2 = self.layer2(self.layer1(x))
         out3 = self.layer3(out2)
         out4 = self.layer4(out3)
         x = F.relu(self.conv(torch.cat([out2, out3, out4], dim=1)))  # (B, out_channels, T)
@@ -207,7 +226,7 @@ def public_to_local(public: dict[str, Tensor]) -> tuple[dict[str, Tensor], list[
         if not key.startswith(_PUB):
             local[key] = value  # the ECAPA head and feature_weight keep their public names
             continue
-        name = key[len(_PUB):]
+        name = key[len(_PUB) :]
         if m := _QKV_PUBLIC.fullmatch(name):
             qkv.setdefault((m["i"], m["p"]), {})[m["part"]] = value
             continue
@@ -233,7 +252,7 @@ def local_to_public(local: dict[str, Tensor]) -> dict[str, Tensor]:
         if not key.startswith("wavlm."):
             public[key] = value
             continue
-        name = key[len("wavlm."):]
+        name = key[len("wavlm.") :]
         if m := _QKV_LOCAL.fullmatch(name):
             for part, chunk in zip("qkv", value.chunk(3)):
                 public[_PUB + _QKV[0].format(i=m["i"], p=m["p"], part=part)] = chunk.clone()
@@ -276,14 +295,15 @@ def load_wavlm_ecapa(path: str | Path, device: str = "cpu") -> WavLMEcapa:
         )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable/unsafe file gets one clear line
+    except Exception as exc:
         raise MetricError(f"cannot load {path} as a tensors-only checkpoint: {exc}") from exc
     public = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(public, dict) or not all(isinstance(v, Tensor) for v in public.values()):
         raise MetricError(f"{path} is not a state dict (expected a dict with a 'model' state dict)")
     local, unknown = public_to_local(public)
-    n_layers = 1 + max((int(m.group(1)) for k in local if (m := re.search(r"transformer\.layers\.(\d+)\.", k))),
-                       default=-1)
+    n_layers = 1 + max(
+        (int(m.group(1)) for k in local if (m := re.search(r"transformer\.layers\.(\d+)\.", k))), default=-1
+    )
     dim_key = "wavlm.encoder.transformer.layer_norm.weight"
     if dim_key not in local or n_layers == 0 or "wavlm." + _WAVLM_RULES[6][1] not in local:
         raise MetricError(f"{path} has no WavLM encoder under '{_PUB}' (is it a UniSpeech WavLM-ECAPA checkpoint?)")
