@@ -283,3 +283,49 @@ def test_split_halves():
     assert list(first.audio) == [0, 1, 2, 3, 4] and list(second.audio) == [5, 6, 7, 8, 9]
     assert first.sample_rate == second.sample_rate == 16000
     assert first.text == second.text == ""
+
+
+def test_wavlm_attention_uses_the_public_tensors_as_unispeech_does():
+    """Layer 0's gated relative-position self-attention, computed by hand from public-layout tensors (separate
+    q/k/v projections, grep_linear, grep_a), equals the loaded model's: checks the name mapping independently of
+    local_to_public."""
+    from omnitalker.eval.wavlm_ecapa import WavLMEcapa, local_to_public, public_to_local
+
+    torch.manual_seed(0)
+    model = WavLMEcapa(**TINY).eval()
+    public = local_to_public(model.state_dict())
+    pre = "feature_extract.model.encoder.layers.0.self_attn."
+    dim, heads = TINY["dim"], TINY["heads"]
+    for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
+        public[pre + name + ".weight"] = torch.randn(dim, dim) * 0.2
+        public[pre + name + ".bias"] = torch.randn(dim) * 0.2
+    public[pre + "grep_linear.weight"] = torch.randn(8, dim // heads)
+    public[pre + "grep_linear.bias"] = torch.randn(8)
+    public[pre + "grep_a"] = torch.rand(1, heads, 1, 1) + 0.5
+    local, unknown = public_to_local(public)
+    assert not unknown
+    model.load_state_dict(local)
+    attention = model.wavlm.encoder.transformer.layers[0].attention
+
+    t, head_dim = 7, dim // heads
+    x = torch.randn(1, t, dim)
+    with torch.no_grad():
+        out, position_bias = attention(x)  # (1, T, D), (1, H, T, T) before gating
+
+        def proj(name, v):
+            return v @ public[pre + name + ".weight"].T + public[pre + name + ".bias"]
+
+        def split(v):
+            return v.view(1, t, heads, head_dim).transpose(1, 2)  # (1, H, T, hd)
+
+        q, k, v = split(proj("q_proj", x)), split(proj("k_proj", x)), split(proj("v_proj", x))
+        gates = torch.sigmoid(
+            (split(x) @ public[pre + "grep_linear.weight"].T + public[pre + "grep_linear.bias"])
+            .view(1, heads, t, 2, 4)
+            .sum(-1)
+        )  # (1, H, T, 2)
+        gate_a, gate_b = gates[..., :1], gates[..., 1:]
+        bias = (gate_a * (gate_b * public[pre + "grep_a"] - 1.0) + 2.0) * position_bias  # (1, H, T, T)
+        weights = torch.softmax(q @ k.transpose(-1, -2) / head_dim**0.5 + bias, dim=-1)
+        expected = proj("out_proj", (weights @ v).transpose(1, 2).reshape(1, t, dim))
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-4)
