@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-import omnitalker.eval.fvd  # noqa: F401  (registers "fvd")
+import omnitalker.eval.fvd  # registers "fvd"
 import omnitalker.eval.identity  # noqa: F401  (registers "csim")
 from omnitalker.eval.fvd import clip_windows
-from omnitalker.eval.metric import Clip, EvalItem, Measurement, build_metric
+from omnitalker.eval.identity import sample_frames, unit_vectors
+from omnitalker.eval.metric import Clip, Measurement, build_metric
 from omnitalker.eval.sync import landmark_sync, mouth_opening
 from omnitalker.inference.media import decode_audio, decode_video
 
@@ -42,7 +43,7 @@ def reencode(frames: np.ndarray, fps: float, crf: int = 30) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "re.mp4")
         with av.open(str(path), "w") as out:
-            stream = out.add_stream("libx264", rate=int(round(fps)))
+            stream = out.add_stream("libx264", rate=round(fps))
             stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
             stream.options = {"crf": str(crf)}
             for f in frames:
@@ -54,14 +55,18 @@ def reencode(frames: np.ndarray, fps: float, crf: int = 30) -> np.ndarray:
 
 
 def check_csim(videos: dict[str, np.ndarray], frames_per_half: int) -> dict:
+    """Embeds every half once, then scores all (reference half, generated half) pairs like the csim metric does."""
     metric = build_metric("csim", max_frames=frames_per_half)
     names = list(videos)
-    halves = {n: (v[: len(v) // 2], v[len(v) // 2 :]) for n, v in videos.items()}
-    matrix = np.full((len(names), len(names)), np.nan)
-    for i, ref in enumerate(names):
-        for j, gen in enumerate(names):
-            item = EvalItem(f"{gen}|{ref}", "en", Clip(frames=halves[gen][1]), Clip(frames=halves[ref][0]))
-            matrix[i, j] = metric.measure(item).scalars["csim"]
+    refs, gens = [], []
+    for name in names:
+        v = videos[name]
+        ref, ref_found = metric.embedder(sample_frames(v[: len(v) // 2], frames_per_half))
+        gen, gen_found = metric.embedder(sample_frames(v[len(v) // 2 :], frames_per_half))
+        refs.append(unit_vectors(ref[ref_found].mean(0)))
+        gens.append(unit_vectors(gen[gen_found]))
+        print(f"csim: {name} faces {ref_found.mean():.2f} / {gen_found.mean():.2f}", flush=True)
+    matrix = np.array([[float((g @ r).mean()) for g in gens] for r in refs])  # rows: reference, cols: generated
     same, diff = np.diag(matrix), matrix[~np.eye(len(names), dtype=bool)]
     return {
         "clips": names,
@@ -100,7 +105,7 @@ def check_sync(names: list[str], max_frames: int) -> dict:
         audio, _ = decode_audio(MEDIA / name, sample_rate=16000)
         audio = audio[: int(len(frames) / fps * 16000)].astype(np.float64)
         mouth, _ = mouth_opening(Clip(frames=frames, fps=fps))
-        hop = int(round(16000 / fps))
+        hop = round(16000 / fps)
         true = landmark_sync(mouth, fps, audio, 16000)
         delayed = landmark_sync(mouth, fps, np.concatenate([np.zeros(5 * hop), audio])[: len(audio)], 16000)
         rolled = landmark_sync(mouth, fps, np.roll(audio, 16000), 16000)

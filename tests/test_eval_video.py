@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-import omnitalker.eval.fvd  # noqa: F401  (registers "fvd")
-import omnitalker.eval.identity  # noqa: F401  (registers "csim")
+import omnitalker.eval.fvd  # registers "fvd"
+import omnitalker.eval.identity  # registers "csim"
 import omnitalker.eval.sync  # noqa: F401  (registers "sync_landmark", "syncnet")
 from omnitalker.eval import assets
 from omnitalker.eval.assets import NumpyOnlyUnpickler, flax_i3d_to_torch
@@ -142,7 +142,9 @@ def test_fvd_with_torchscript_backend_is_zero_for_identical_sets_and_grows_with_
     items = []
     for i in range(4):
         frames = rng.integers(0, 200, size=(32, 24, 24, 3), dtype=np.uint8)
-        items.append(EvalItem(str(i), "en", generated=Clip(frames=frames), reference=Clip(), target=Clip(frames=frames)))
+        items.append(
+            EvalItem(str(i), "en", generated=Clip(frames=frames), reference=Clip(), target=Clip(frames=frames))
+        )
     ms = [metric.measure(it) for it in items]
     assert ms[0].arrays["fvd_generated"].shape == (2, 6)  # 32 frames -> two 16-frame windows
     assert metric.aggregate(ms)["fvd"] == pytest.approx(0.0, abs=1e-9)
@@ -220,7 +222,9 @@ def test_real_i3d_ranks_classes_like_the_jax_reference():
 def test_torch_port_matches_the_jax_reference():
     cmd = [sys.executable, "scripts/check_i3d_port.py", "--clips", "1"]
     cmd += ["--jax-python", os.environ["OMNITALKER_JAX_PYTHON"], "--sdist", os.environ["OMNITALKER_I3D_SDIST"]]
-    result = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=os.getcwd()))
+    result = subprocess.run(
+        cmd, check=False, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=os.getcwd())
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -267,8 +271,8 @@ def test_csim_arcface_onnx_from_local_path(tmp_path):
     np.testing.assert_allclose(
         metric.embedder.session.run(None, {"input.1": chip})[0], net(torch.from_numpy(chip)).detach().numpy(), atol=1e-4
     )
-    m = metric.measure(EvalItem("s", "en", Clip(frames=katie[:2]), Clip(frames=katie[:2])))
-    assert m.scalars["csim"] > 0.99
+    m = metric.measure(EvalItem("s", "en", Clip(frames=katie[:1]), Clip(frames=katie[:1])))
+    assert m.scalars["csim"] == pytest.approx(1.0, abs=1e-6)  # the same face against itself
 
 
 def test_csim_errors_are_clear(tmp_path):
@@ -278,7 +282,14 @@ def test_csim_errors_are_clear(tmp_path):
         build_metric("csim", embedder="arcface", arcface_path=str(tmp_path / "missing.onnx"))
     metric = build_metric("csim")
     with pytest.raises(MetricError, match="no face"):
-        metric.measure(EvalItem("x", "en", Clip(frames=np.zeros((2, 64, 64, 3), np.uint8)), Clip(frames=np.zeros((2, 64, 64, 3), np.uint8))))
+        metric.measure(
+            EvalItem(
+                "x",
+                "en",
+                Clip(frames=np.zeros((2, 64, 64, 3), np.uint8)),
+                Clip(frames=np.zeros((2, 64, 64, 3), np.uint8)),
+            )
+        )
     with pytest.raises(MetricError, match="no reference frames"):
         metric.measure(EvalItem("x", "en", Clip(frames=np.zeros((2, 64, 64, 3), np.uint8)), Clip()))
 
@@ -410,7 +421,11 @@ def test_sync_landmark_on_a_real_clip_follows_an_audio_shift():
     hop = int(16000 / fps)
 
     def delayed(k: int) -> np.ndarray:
-        return np.concatenate([np.zeros(k * hop), audio])[: len(audio)] if k >= 0 else np.concatenate([audio[-k * hop :], np.zeros(-k * hop)])
+        return (
+            np.concatenate([np.zeros(k * hop), audio])[: len(audio)]
+            if k >= 0
+            else np.concatenate([audio[-k * hop :], np.zeros(-k * hop)])
+        )
 
     true = landmark_sync(mouth, fps, audio, 16000)
     assert abs(landmark_sync(mouth, fps, delayed(5), 16000)["offset"] - true["offset"] - 5) <= 1

@@ -19,6 +19,7 @@ import pickle
 import tarfile
 from importlib import metadata
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -41,7 +42,12 @@ _BRANCHES = {
     "Branch_2/Conv3d_0b_3x3": "b2b",
     "Branch_3/Conv3d_0b_1x1": "b3",
 }
-_STEM = {"Conv3d_1a_7x7": "conv1a", "Conv3d_2b_1x1": "conv2b", "Conv3d_2c_3x3": "conv2c", "Logits/Conv3d_0c_1x1": "logits"}
+_STEM = {
+    "Conv3d_1a_7x7": "conv1a",
+    "Conv3d_2b_1x1": "conv2b",
+    "Conv3d_2c_3x3": "conv2c",
+    "Logits/Conv3d_0c_1x1": "logits",
+}
 
 
 def cache_dir() -> Path:
@@ -55,7 +61,7 @@ def default_i3d_path() -> Path:
 class NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickles dicts/lists of numpy arrays; any other global (a function, a class with code) is refused."""
 
-    _ALLOWED = {
+    _ALLOWED: ClassVar[set[tuple[str, str]]] = {
         ("numpy.core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"),
@@ -81,7 +87,7 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
         elif isinstance(value, np.ndarray):
             out[path] = value
         else:
-            raise ValueError(f"unexpected {type(value).__name__} at {path} in the I3D checkpoint")
+            raise TypeError(f"unexpected {type(value).__name__} at {path} in the I3D checkpoint")
     return out
 
 
@@ -146,9 +152,7 @@ def face_recognition_models_file(name: str) -> Path:
     try:
         dist = metadata.distribution("face_recognition_models")
     except metadata.PackageNotFoundError as exc:
-        raise MetricError(
-            f"dlib model {name} not found: install face_recognition_models (`pip install -e .`)"
-        ) from exc
+        raise MetricError(f"dlib model {name} not found: install face_recognition_models (`pip install -e .`)") from exc
     for entry in dist.files or []:
         if entry.name == name:
             path = Path(dist.locate_file(entry))

@@ -114,7 +114,7 @@ class ArcFaceEmbedder:
         return out, found
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
+def unit_vectors(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
@@ -153,7 +153,7 @@ class CSIM(Metric):
         identity = ref[ref_found].mean(0)  # (D,)
         scalars = {"csim_face_fraction": float(gen_found.mean()), "csim": float("nan")}
         if gen_found.any():
-            scalars["csim"] = float((_unit(gen[gen_found]) @ _unit(identity)).mean())
+            scalars["csim"] = float((unit_vectors(gen[gen_found]) @ unit_vectors(identity)).mean())
             if isinstance(self.embedder, DlibEmbedder):
                 scalars["csim_dlib_distance"] = float(np.linalg.norm(gen[gen_found] - identity, axis=1).mean())
         return Measurement(scalars=scalars, arrays={"csim_reference_embedding": identity})

@@ -54,7 +54,7 @@ def audio_envelope(audio: np.ndarray, sr: int, fps: float, num_frames: int) -> n
     """(num_frames,) log-RMS of the audio in a 2-frame window centred on each video frame (silence = -10)."""
     hop = sr / fps
     centres = (np.arange(num_frames) + 0.5) * hop
-    half = int(round(hop))
+    half = round(hop)
     padded = np.pad(audio, (half, half + int(np.ceil(hop)) + 1))
     idx = np.round(centres).astype(int)[:, None] + np.arange(2 * half)[None, :]  # (T, 2 hop) into padded
     rms = np.sqrt(np.mean(padded[idx] ** 2, axis=1))
@@ -62,7 +62,7 @@ def audio_envelope(audio: np.ndarray, sr: int, fps: float, num_frames: int) -> n
 
 
 def _standardise(x: np.ndarray, fps: float) -> np.ndarray:
-    width = max(1, int(round(fps)))
+    width = max(1, round(fps))
     trend = np.convolve(np.pad(x, (width // 2, width - 1 - width // 2), mode="edge"), np.ones(width) / width, "valid")
     y = x - trend
     return (y - y.mean()) / max(y.std(), 1e-8)
@@ -131,7 +131,10 @@ def syncnet_crops(frames: np.ndarray, fps: float, crop_scale: float = 0.4) -> np
         pad = int(bs * (1 + 2 * crop_scale))
         padded = cv2.copyMakeBorder(frame[..., ::-1], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(110, 110, 110))
         my, mx = cy[i] + pad, cx[i] + pad
-        face = padded[int(my - bs) : int(my + bs * (1 + 2 * crop_scale)), int(mx - bs * (1 + crop_scale)) : int(mx + bs * (1 + crop_scale))]
+        face = padded[
+            int(my - bs) : int(my + bs * (1 + 2 * crop_scale)),
+            int(mx - bs * (1 + crop_scale)) : int(mx + bs * (1 + crop_scale)),
+        ]
         out[i] = cv2.resize(face, (224, 224))
     return out
 

@@ -42,7 +42,7 @@ class SyncNet(nn.Module):
 
     def __init__(self, embed_dim: int = 1024) -> None:
         super().__init__()
-        k3 = dict(kernel_size=3, padding=1)
+        k3 = {"kernel_size": 3, "padding": 1}
         self.netcnnaud = nn.Sequential(
             *_bn_relu_2d(1, 64, **k3), nn.MaxPool2d(1, 1),
             *_bn_relu_2d(64, 192, **k3), nn.MaxPool2d(3, (1, 2)),
