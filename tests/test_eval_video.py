@@ -431,3 +431,23 @@ def test_sync_landmark_on_a_real_clip_follows_an_audio_shift():
     assert abs(landmark_sync(mouth, fps, delayed(5), 16000)["offset"] - true["offset"] - 5) <= 1
     assert abs(landmark_sync(mouth, fps, delayed(-3), 16000)["offset"] - true["offset"] + 3) <= 1
     assert true["confidence"] > landmark_sync(mouth, fps, np.roll(audio, 16000), 16000)["confidence"] + 0.1
+
+
+@needs_media
+@pytest.mark.slow
+def test_syncnet_metric_runs_end_to_end_on_a_real_clip(tmp_path):
+    from omnitalker.eval.sync import syncnet_crops
+    from omnitalker.eval.syncnet import SyncNet
+    from omnitalker.inference.media import decode_audio
+
+    torch.manual_seed(0)
+    torch.save(SyncNet().state_dict(), tmp_path / "syncnet_v2.model")  # random weights, public layout
+    frames, fps = _video(KATIE, 30)
+    audio, _ = decode_audio(KATIE, sample_rate=48000)  # resampled to 16 kHz inside the metric
+    crops = syncnet_crops(frames, fps)
+    assert crops.shape == (30, 224, 224, 3) and crops.dtype == np.uint8
+    assert crops[:, 60:160, 60:160].std() > 20  # a face, not the grey padding
+    metric = build_metric("syncnet", syncnet_path=str(tmp_path / "syncnet_v2.model"), vshift=5)
+    clip = Clip(frames=frames, fps=fps, audio=audio[: 30 * 48000 // 25], sample_rate=48000)
+    s = metric.measure(EvalItem("k", "en", clip, Clip())).scalars
+    assert np.isfinite([s["sync_c"], s["sync_d"]]).all() and s["sync_c"] >= 0 and -5 <= s["sync_offset"] <= 5
