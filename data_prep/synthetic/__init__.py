@@ -16,15 +16,15 @@ from data_prep.synthetic.generate import (
     generate_session,
 )
 from data_prep.synthetic.mp4 import Mp4Writer
-from data_prep.synthetic.sentences import pick_sentences
+from data_prep.synthetic.sentences import is_heldout_sentence, pick_sentences
 from data_prep.synthetic.session import ClipSpan, SessionSpeech, build_session
 from data_prep.synthetic.speech import SpeechSynthesisError, Utterance, VoiceSettings, synthesize, synthesize_many
-from data_prep.synthetic.style import ARCHETYPES, SpeakerStyle, make_speakers
+from data_prep.synthetic.style import ARCHETYPES, SpeakerStyle, StyleRanges, make_speakers, sample_speakers
 
 __all__ = [
     "ARCHETYPES", "PRESETS", "ClipSpan", "FaceRenderer", "FaceRig", "Mp4Writer", "SessionSpeech", "SpeakerStyle",
-    "SpeechSynthesisError", "SyntheticCorpusConfig", "SyntheticCorpusError", "SyntheticSession", "Utterance",
+    "SpeechSynthesisError", "StyleRanges", "SyntheticCorpusConfig", "SyntheticCorpusError", "SyntheticSession", "Utterance",
     "VoiceSettings", "blink_onsets", "build_session", "default_rig", "face_texture", "frame_energy",
-    "generate_corpus", "generate_session", "make_speakers", "pick_sentences", "session_codes", "synthesize",
+    "generate_corpus", "generate_session", "is_heldout_sentence", "make_speakers", "pick_sentences", "sample_speakers", "session_codes", "synthesize",
     "synthesize_many", "viseme",
 ]

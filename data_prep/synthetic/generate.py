@@ -3,6 +3,7 @@
 Layout of ``out`` (built in a hidden ``.<name>.partial`` directory next to it and moved into place at the end):
 
     corpus/                    training corpus (omnitalker.data.CorpusWriter): codes @ fps, audio @ 24 kHz, mp4 bytes
+    corpus_heldout/            the held-out sessions (held-out sources / speakers, speaking held-out sentences), if any
     clips/<clip_id>.mp4        the same clips as files (H.264 512x512 + AAC)
     sources/<source_id>.mp4    each whole "source video" (one speaker session; the clips are cut from it)
     ground_truth/<clip_id>.npz codes, driving keypoints, phoneme/word timings of each clip
@@ -14,13 +15,16 @@ Layout of ``out`` (built in a hidden ``.<name>.partial`` directory next to it an
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,11 +33,19 @@ import torch
 from tqdm import tqdm
 
 from data_prep.synthetic.codes import frame_energy, session_codes
+from data_prep.synthetic.config import (
+    HELDOUT_SOURCE,
+    HELDOUT_SPEAKER,
+    PRESETS,  # noqa: F401  (re-exported: callers import the presets from here)
+    TRAIN,
+    SyntheticCorpusConfig,
+    SyntheticCorpusError,
+)
 from data_prep.synthetic.face_render import FaceRenderer
 from data_prep.synthetic.mp4 import Mp4Writer
 from data_prep.synthetic.sentences import pick_sentences
 from data_prep.synthetic.session import ClipSpan, SessionSpeech, build_session
-from data_prep.synthetic.style import SpeakerStyle, make_speakers
+from data_prep.synthetic.style import SpeakerStyle
 from omnitalker.constants import RENDER_SIZE
 
 if TYPE_CHECKING:
@@ -41,56 +53,6 @@ if TYPE_CHECKING:
 
 MARKER_NAME = "synthetic_corpus.json"
 FORMAT_VERSION = 1
-
-
-class SyntheticCorpusError(RuntimeError):
-    """The synthetic corpus cannot be generated with this configuration or at this output path."""
-
-
-@dataclass(frozen=True)
-class SyntheticCorpusConfig:
-    """What to generate. The default is ~5-6 minutes of audio (4 speakers x 3 sessions x 6 clips of 3-6 s)."""
-
-    out: str = "data/synthetic"
-    num_speakers: int = 4
-    sources_per_speaker: int = 3
-    clips_per_source: int = 6
-    seed: int = 0
-    fps: float = 25.0
-    write_source_videos: bool = True
-    write_clip_videos: bool = True
-    video_in_corpus: bool = True
-    crf: int = 20
-    x264_preset: str = "veryfast"
-    map_resolution: int = 256
-    render_batch: int = 16
-    shard_size_mb: float = 256.0
-    num_threads: int = 1  # torch threads while rendering (small ops: 1 is fastest on a busy machine); 0 = torch default
-    overwrite: bool = False
-    progress: bool = True
-
-    def validate(self) -> None:
-        for name in ("num_speakers", "sources_per_speaker", "clips_per_source", "render_batch"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise SyntheticCorpusError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise SyntheticCorpusError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if not self.fps > 0:
-            raise SyntheticCorpusError(f"fps must be positive, got {self.fps!r}")
-        if not 0 <= self.crf <= 51:
-            raise SyntheticCorpusError(f"crf must lie in [0, 51], got {self.crf!r}")
-        if self.num_threads < 0:
-            raise SyntheticCorpusError(f"num_threads must be >= 0, got {self.num_threads!r}")
-
-
-PRESETS: dict[str, dict] = {
-    "default": {},
-    # for tests and smoke runs: every speaker once, one short session each (~15-20 s of audio in all)
-    "tiny": {"sources_per_speaker": 1, "clips_per_source": 1},
-    # a bit more than the default for renderer/model smoke training (~15 minutes)
-    "medium": {"num_speakers": 8, "sources_per_speaker": 4, "clips_per_source": 6},
-}
 
 
 @dataclass(frozen=True)
@@ -112,10 +74,13 @@ def clip_id_for(source_id: str, clip_index: int) -> str:
 
 
 def generate_session(speaker: SpeakerStyle, speaker_index: int, source_index: int, clips_per_source: int,
-                     seed: int, fps: float = 25.0) -> SyntheticSession:
-    """Speech + codes of one session; a pure function of its arguments (same seed -> identical arrays)."""
+                     seed: int, fps: float = 25.0, heldout: bool | None = None,
+                     heldout_fraction: float = 0.0) -> SyntheticSession:
+    """Speech + codes of one session; a pure function of its arguments (same seed -> identical arrays). ``heldout``
+    (with ``heldout_fraction`` > 0) restricts the sentences to that side of the held-out sentence split."""
     rng = np.random.default_rng([seed, speaker_index, source_index])
-    sentences = pick_sentences(speaker.language, clips_per_source, rng)
+    sentences = pick_sentences(speaker.language, clips_per_source, rng,
+                               heldout=heldout if heldout_fraction > 0 else None, heldout_fraction=heldout_fraction)
     speech = build_session(sentences, speaker.voice, rng, fps)
     codes = session_codes(speech, speaker, rng)
     return SyntheticSession(source_id_for(speaker, source_index), speaker, speech, codes)
@@ -158,28 +123,31 @@ def _prepare_output(out: Path, overwrite: bool) -> Path:
 class _CorpusBuilder:
     """Renders sessions clip by clip and writes every output of one corpus (see the module docstring)."""
 
-    def __init__(self, config: SyntheticCorpusConfig, root: Path, writer: CorpusWriter) -> None:
+    def __init__(self, config: SyntheticCorpusConfig, root: Path, writers: dict[str, CorpusWriter]) -> None:
         self.config = config
         self.root = root
-        self.writer = writer
-        self.renderer = FaceRenderer(map_resolution=config.map_resolution, batch_size=config.render_batch)
-        rig = self.renderer.rig
-        self.face_mask = np.array([g == "face" for g in rig.groups])  # what a face detector would box
-        self.saved_mask = rig.movable.numpy()  # face + hair keypoints go into the ground truth
-        self.saved_names = np.array([n for n, keep in zip(rig.names, self.saved_mask) if keep])
+        self.writers = writers  # split ("train" / "heldout") -> corpus writer
+        self.renderer = None
+        if config.render:
+            self.renderer = FaceRenderer(map_resolution=config.map_resolution, batch_size=config.render_batch)
+            rig = self.renderer.rig
+            self.face_mask = np.array([g == "face" for g in rig.groups])  # what a face detector would box
+            self.saved_mask = rig.movable.numpy()  # face + hair keypoints go into the ground truth
+            self.saved_names = np.array([n for n, keep in zip(rig.names, self.saved_mask) if keep])
         self.manifest: list[dict] = []
         self.total_seconds = 0.0
-        for sub in ("clips", "sources", "ground_truth/sources"):
+        for sub in ("clips", "sources", "ground_truth/sources") if config.render else ("ground_truth/sources",):
             (root / sub).mkdir(parents=True, exist_ok=True)
 
-    def add_session(self, session: SyntheticSession, on_clip: Callable[[], None]) -> None:
+    def add_session(self, session: SyntheticSession, split: str, on_clip: Callable[[], None]) -> None:
         """Render the session's clips (also streamed into the source mp4) and write all their outputs."""
         cfg = self.config
         source_writer = (Mp4Writer(self.root / "sources" / f"{session.source_id}.mp4", cfg.fps, RENDER_SIZE,
-                                   crf=cfg.crf, preset=cfg.x264_preset) if cfg.write_source_videos else None)
+                                   crf=cfg.crf, preset=cfg.x264_preset)
+                         if cfg.render and cfg.write_source_videos else None)
         try:
             for clip in session.speech.clips:
-                self._add_clip(session, clip, source_writer)
+                self._add_clip(session, clip, split, source_writer)
                 on_clip()
             if source_writer is not None:
                 source_writer.close()
@@ -211,7 +179,7 @@ class _CorpusBuilder:
                 source_writer.add(frames, chunk)
         return clip_writer.close()
 
-    def _add_clip(self, session: SyntheticSession, clip: ClipSpan, source_writer: Mp4Writer | None) -> None:
+    def _add_clip(self, session: SyntheticSession, clip: ClipSpan, split: str, source_writer: Mp4Writer | None) -> None:
         from omnitalker.data import ClipRecord
         from omnitalker.text import length_units
 
@@ -220,9 +188,12 @@ class _CorpusBuilder:
         clip_id = clip_id_for(session.source_id, clip.index)
         codes = session.codes[clip.start_frame:clip.end_frame]  # (n, 61)
         audio = speech.audio[clip.start_frame * spf:clip.end_frame * spf]  # (n * spf,)
-        driving = self.renderer.rig.driving_points(torch.from_numpy(codes)).numpy()  # (n, P, 2)
-        video = self._render(codes, audio, spf, source_writer)
-        if cfg.write_clip_videos:
+        video, rendered = None, {}
+        if self.renderer is not None:
+            driving = self.renderer.rig.driving_points(torch.from_numpy(codes)).numpy()  # (n, P, 2)
+            video = self._render(codes, audio, spf, source_writer)
+            rendered = {"keypoints": driving[:, self.saved_mask].astype(np.float32), "keypoint_names": self.saved_names}
+        if video is not None and cfg.write_clip_videos:
             tmp = self.root / "clips" / f".{clip_id}.mp4.tmp"
             tmp.write_bytes(video)
             os.replace(tmp, self.root / "clips" / f"{clip_id}.mp4")
@@ -232,24 +203,26 @@ class _CorpusBuilder:
         words = [w.start - t0 for w in speech.words if clip.speech_start - 1e-6 <= w.start < clip.speech_end]
         _write_npz_atomic(
             self.root / "ground_truth" / f"{clip_id}.npz",
-            codes=codes, fps=np.float32(cfg.fps), keypoints=driving[:, self.saved_mask].astype(np.float32),
-            keypoint_names=self.saved_names, phoneme_times=np.array([p.start - t0 for p in spoken], np.float32),
+            codes=codes, fps=np.float32(cfg.fps), **rendered, phoneme_times=np.array([p.start - t0 for p in spoken], np.float32),
             phoneme_labels=np.array([p.phoneme for p in spoken]), word_times=np.array(words, np.float32),
             text=np.array(clip.text), speaker_id=np.array(speaker.speaker_id), source_id=np.array(session.source_id),
-            start_frame=np.int64(clip.start_frame), end_frame=np.int64(clip.end_frame),
+            start_frame=np.int64(clip.start_frame), end_frame=np.int64(clip.end_frame), split=np.array(split),
         )
 
         energy = frame_energy(audio, spf)
         quality = {
             "fit_error": 0.0,  # the codes are the ground truth that drew the frames
-            "face_area": _face_area(driving, self.face_mask),
             "speech_ratio": float(np.mean(energy > 0.15)),
             "speaking_rate": float(length_units(clip.text)) / max(clip.speech_end - clip.speech_start, 1e-3),
         }
-        extra = {"synthetic": True, "generator": "data_prep.synthetic", "seed": cfg.seed, "voice": speaker.voice.name,
+        if self.renderer is not None:
+            quality["face_area"] = _face_area(driving, self.face_mask)
+        extra = {"split": split, "synthetic": True, "generator": "data_prep.synthetic", "seed": cfg.seed, "voice": speaker.voice.name,
                  "start_s": t0, "end_s": clip.end_frame / cfg.fps, "speech_start_s": clip.speech_start - t0,
-                 "speech_end_s": clip.speech_end - t0, "source_video": f"sources/{session.source_id}.mp4"}
-        self.writer.add(ClipRecord(
+                 "speech_end_s": clip.speech_end - t0}
+        if video is not None and cfg.write_source_videos:
+            extra["source_video"] = f"sources/{session.source_id}.mp4"
+        self.writers[TRAIN if split == TRAIN else "heldout"].add(ClipRecord(
             clip_id=clip_id, source_id=session.source_id, speaker_id=speaker.speaker_id, language=speaker.language,
             text=clip.text, codes=codes, fps=float(cfg.fps), audio=audio, mel=None,
             video=video if cfg.video_in_corpus else None, quality=quality, extra=extra,
@@ -259,10 +232,26 @@ class _CorpusBuilder:
         self.manifest.append({
             "clip_id": clip_id, "source_id": session.source_id, "speaker_id": speaker.speaker_id,
             "language": speaker.language, "text": clip.text, "num_frames": int(codes.shape[0]), "duration": duration,
-            "start_frame": clip.start_frame, "end_frame": clip.end_frame,
-            "video": f"clips/{clip_id}.mp4" if cfg.write_clip_videos else None,
+            "start_frame": clip.start_frame, "end_frame": clip.end_frame, "split": split,
+            "video": f"clips/{clip_id}.mp4" if video is not None and cfg.write_clip_videos else None,
             "ground_truth": f"ground_truth/{clip_id}.npz",
         })
+
+
+def _session_job(args: tuple) -> SyntheticSession:
+    """Top-level (picklable) wrapper of :func:`generate_session` for the worker pool."""
+    return generate_session(*args)
+
+
+def _sessions(config: SyntheticCorpusConfig, jobs: list[tuple]) -> Iterator[SyntheticSession]:
+    """The sessions of ``jobs`` in order; synthesised by ``config.workers`` processes, a bounded window ahead."""
+    if config.workers == 1:
+        yield from (generate_session(*job) for job in jobs)
+        return
+    window = 4 * config.workers  # sessions in flight: bounds memory however fast synthesis runs ahead of writing
+    with ProcessPoolExecutor(config.workers, mp_context=get_context("spawn")) as pool:
+        for start in range(0, len(jobs), window):
+            yield from pool.map(_session_job, jobs[start:start + window])
 
 
 def generate_corpus(config: SyntheticCorpusConfig) -> dict:
@@ -277,29 +266,40 @@ def generate_corpus(config: SyntheticCorpusConfig) -> dict:
         torch.set_num_threads(config.num_threads)
     started = time.time()
     try:
-        speakers = make_speakers(config.num_speakers, config.seed)
-        total_clips = config.num_speakers * config.sources_per_speaker * config.clips_per_source
-        with (tqdm(total=total_clips, desc="synthetic corpus", unit="clip", disable=not config.progress) as bar,
-              CorpusWriter(partial / "corpus", shard_size_mb=config.shard_size_mb) as writer):
-            builder = _CorpusBuilder(config, partial, writer)
+        speakers = config.speakers()
+        jobs, splits = [], []
+        for speaker_index, speaker in enumerate(speakers):
+            for source_index in range(config.sources_per_speaker):
+                split = config.split_of(speaker_index, source_index)
+                jobs.append((speaker, speaker_index, source_index, config.clips_per_source, config.seed, config.fps,
+                             split != TRAIN, config.heldout_sentence_fraction))
+                splits.append(split)
+        total_clips = len(jobs) * config.clips_per_source
+        parts = {TRAIN: "corpus", "heldout": "corpus_heldout"} if config.has_heldout else {TRAIN: "corpus"}
+        with contextlib.ExitStack() as stack:
+            bar = stack.enter_context(tqdm(total=total_clips, desc="synthetic corpus", unit="clip",
+                                           disable=not config.progress))
+            writers = {key: stack.enter_context(CorpusWriter(partial / name, shard_size_mb=config.shard_size_mb))
+                       for key, name in parts.items()}
+            builder = _CorpusBuilder(config, partial, writers)
 
             def on_clip() -> None:
                 bar.update(1)
                 bar.set_postfix(audio=f"{builder.total_seconds:.0f}s")
 
-            for speaker_index, speaker in enumerate(speakers):
-                for source_index in range(config.sources_per_speaker):
-                    session = generate_session(speaker, speaker_index, source_index, config.clips_per_source,
-                                               config.seed, config.fps)
-                    builder.add_session(session, on_clip)
+            for session, split in zip(_sessions(config, jobs), splits):
+                builder.add_session(session, split, on_clip)
         summary = {
             "format": "omnitalker-synthetic-corpus", "version": FORMAT_VERSION,
             "config": dataclasses.asdict(config), "num_clips": len(builder.manifest),
-            "num_sources": config.num_speakers * config.sources_per_speaker,
-            "total_seconds": builder.total_seconds, "generation_seconds": time.time() - started,
+            "num_sources": len(jobs), "total_seconds": builder.total_seconds,
+            "splits": {name: sum(1 for entry in builder.manifest if entry["split"] == name)
+                       for name in (TRAIN, HELDOUT_SOURCE, HELDOUT_SPEAKER)},
+            "generation_seconds": time.time() - started,
         }
         _write_json_atomic(partial / "manifest.json", builder.manifest)
-        _write_json_atomic(partial / "speakers.json", [s.to_dict() for s in speakers])
+        _write_json_atomic(partial / "speakers.json", [s.to_dict() | {"split": config.split_of(i, 0)}
+                                                       for i, s in enumerate(speakers)])
         _write_json_atomic(partial / MARKER_NAME, summary)
         if out.exists():
             shutil.rmtree(out)  # checked by _prepare_output: an earlier synthetic corpus and overwrite=True

@@ -6,6 +6,8 @@ supplied ``numpy.random.Generator`` so that a corpus is reproducible from its se
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 ENGLISH_SENTENCES: tuple[str, ...] = (
@@ -100,18 +102,40 @@ def templated_sentence(language: str, rng: np.random.Generator) -> str:
     raise ValueError(f"unsupported language {language!r}; expected one of {LANGUAGES}")
 
 
-def pick_sentences(language: str, count: int, rng: np.random.Generator, templated_fraction: float = 0.3) -> list[str]:
-    """``count`` sentences in ``language``: distinct bank sentences where possible, some templated ones mixed in."""
+def is_heldout_sentence(sentence: str, heldout_fraction: float) -> bool:
+    """Stable split of sentences: a fixed hash of the text decides, so a sentence is held out in every corpus."""
+    return zlib.crc32(sentence.encode("utf-8")) / 2**32 < heldout_fraction
+
+
+def pick_sentences(language: str, count: int, rng: np.random.Generator, templated_fraction: float = 0.3,
+                   heldout: bool | None = None, heldout_fraction: float = 0.0) -> list[str]:
+    """``count`` sentences. With ``heldout`` set, only sentences of that side of the ``heldout_fraction`` split
+    (:func:`is_heldout_sentence`) are drawn, so training sessions never speak a held-out sentence."""
     if language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r}; expected one of {LANGUAGES}")
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
     bank = ENGLISH_SENTENCES if language == "en" else CHINESE_SENTENCES
+    if heldout is not None:
+        bank = tuple(s for s in bank if is_heldout_sentence(s, heldout_fraction) == heldout)
+        if not bank:
+            raise ValueError(f"held-out fraction {heldout_fraction} leaves no {'held-out' if heldout else 'training'} "
+                             f"{language} sentence in the bank")
     order = rng.permutation(len(bank))
     out: list[str] = []
     for i in range(count):
         if rng.random() < templated_fraction:
-            out.append(templated_sentence(language, rng))
+            out.append(_templated_in_split(language, rng, heldout, heldout_fraction) or bank[order[i % len(bank)]])
         else:
             out.append(bank[order[i % len(bank)]])
     return out
+
+
+def _templated_in_split(language: str, rng: np.random.Generator, heldout: bool | None, heldout_fraction: float,
+                        tries: int = 64) -> str | None:
+    """A templated sentence on the requested side of the split (None if ``tries`` draws found none)."""
+    for _ in range(tries):
+        sentence = templated_sentence(language, rng)
+        if heldout is None or is_heldout_sentence(sentence, heldout_fraction) == heldout:
+            return sentence
+    return None

@@ -126,3 +126,95 @@ def make_speakers(num_speakers: int, seed: int) -> list[SpeakerStyle]:
     for index in range(len(ARCHETYPES), num_speakers):
         speakers.append(_jitter(ARCHETYPES[index % len(ARCHETYPES)], index, rng))
     return speakers
+
+
+Range = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class StyleRanges:
+    """Where ``style_mode=sampled`` draws each speaker's habits from (low, high). Amplitudes in radians.
+
+    Dynamic habits (head-motion amplitude and rhythm, nods, blinks, saccades, articulation, speaking rate) are what a
+    model must read from the reference clip's motion, not from any single frame; static ones (mean pose, gaze, smile,
+    brows, squint, voice pitch) are visible in one frame or one second of audio.
+    """
+
+    head_amp: Range = (0.02, 0.15)  # yaw amplitude; pitch and roll are drawn as a share of it
+    head_pitch_share: Range = (0.35, 0.7)
+    head_roll_share: Range = (0.2, 0.45)
+    head_freq: Range = (0.25, 1.4)
+    nod_gain: Range = (0.0, 0.06)
+    pose_bias: Range = (-0.06, 0.06)  # each of yaw, pitch, roll
+    blink_rate_per_min: Range = (6.0, 45.0)
+    saccade_rate: Range = (0.1, 1.0)
+    saccade_amp: Range = (0.02, 0.12)
+    gaze_bias: Range = (-0.12, 0.12)  # each of yaw, pitch
+    smile: Range = (0.0, 0.55)
+    brow_raise: Range = (0.0, 0.3)
+    brow_down: Range = (0.0, 0.35)
+    eye_squint: Range = (0.0, 0.2)
+    brow_emphasis: Range = (0.05, 0.5)
+    articulation: Range = (0.75, 1.2)
+    rounding: Range = (0.8, 1.3)
+    voice_pitch: Range = (15.0, 90.0)  # espeak base pitch 0-100
+    voice_pitch_range: Range = (30.0, 75.0)
+    voice_rate: Range = (130.0, 190.0)  # words per minute
+
+    def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            lo, hi = getattr(self, f.name)
+            if not lo <= hi:
+                raise ValueError(f"style range {f.name} must have low <= high, got ({lo}, {hi})")
+
+
+# espeak voices (language voice, variants) per corpus language; sampled speakers cycle through them
+_SAMPLED_VOICES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "en": (("en-us", ("m3", "f3", "m1", "f1", "m7", "f4", "m2", "f2")), ("en", ("f3", "m5", "f1", "m2", "f4", "m4"))),
+    "zh": (("cmn", ("m1", "f2", "m2", "f1", "m3", "f4")),),
+}
+
+
+def _stratified(rng: np.random.Generator, n: int, bounds: Range) -> np.ndarray:
+    """``n`` values spread over ``bounds``: one uniform draw in each of n equal strata, in random order (a Latin
+    hypercube when done per parameter), so even a few speakers cover the whole range of every habit."""
+    lo, hi = bounds
+    return lo + (hi - lo) * (rng.permutation(n) + rng.random(n)) / n  # (n,)
+
+
+def sample_speakers(num_speakers: int, seed: int, ranges: StyleRanges = StyleRanges(),
+                    languages: tuple[str, ...] = ("en", "zh")) -> list[SpeakerStyle]:
+    """``num_speakers`` speakers whose habits are drawn independently from ``ranges`` (stratified per parameter);
+    languages alternate in the given order, voices cycle through espeak variants of each language."""
+    if num_speakers < 1:
+        raise ValueError(f"num_speakers must be >= 1, got {num_speakers}")
+    unknown = [lang for lang in languages if lang not in _SAMPLED_VOICES]
+    if not languages or unknown:
+        raise ValueError(f"languages must be a non-empty subset of {sorted(_SAMPLED_VOICES)}, got {languages}")
+    ranges.validate()
+    rng = np.random.default_rng([seed, 104729])
+    n = num_speakers
+    draw = {f.name: _stratified(rng, n, getattr(ranges, f.name)) for f in dataclasses.fields(ranges)}
+    bias = {name: rng.uniform(*getattr(ranges, name), size=(n, k)) for name, k in (("pose_bias", 3), ("gaze_bias", 2))}
+    speakers: list[SpeakerStyle] = []
+    for i in range(n):
+        language = languages[i % len(languages)]
+        nth = i // len(languages)  # how many speakers of this language came before
+        families = _SAMPLED_VOICES[language]
+        base, variants = families[nth % len(families)]
+        variant = variants[(nth // len(families)) % len(variants)]
+        v = {name: float(values[i]) for name, values in draw.items()}
+        voice = VoiceSettings(f"{base}+{variant}", rate=int(round(v["voice_rate"])), pitch=int(round(v["voice_pitch"])),
+                              pitch_range=int(round(v["voice_pitch_range"])))
+        speakers.append(SpeakerStyle(
+            speaker_id=f"sampled{i:03d}_{language}_{variant[0]}", language=language, voice=voice,
+            head_yaw_amp=v["head_amp"], head_pitch_amp=v["head_amp"] * v["head_pitch_share"],
+            head_roll_amp=v["head_amp"] * v["head_roll_share"], head_freq=v["head_freq"], head_noise=0.25,
+            pose_bias=tuple(float(b) for b in bias["pose_bias"][i]), nod_gain=v["nod_gain"],
+            blink_rate_per_min=v["blink_rate_per_min"], blink_regularity=12.0,
+            gaze_bias=tuple(float(b) for b in bias["gaze_bias"][i]), saccade_rate=v["saccade_rate"],
+            saccade_amp=v["saccade_amp"], smile=v["smile"], brow_raise=v["brow_raise"], brow_down=v["brow_down"],
+            eye_squint=v["eye_squint"], brow_emphasis=v["brow_emphasis"], articulation=v["articulation"],
+            rounding=v["rounding"],
+        ))
+    return speakers
