@@ -2,7 +2,9 @@
 """Renderer speed: frames/s at 512x512 for a batch of driving codes, with a per-module breakdown.
 
     python scripts/benchmark_render.py                                   # paper-scale, CPU, fp32
+    python scripts/benchmark_render.py --sizes full                      # the pre-budget sizes (2.2 TFLOP/frame)
     python scripts/benchmark_render.py --device cuda --bf16 --compile    # GPU, bf16 autocast, torch.compile(W, G)
+    python scripts/benchmark_render.py --flops-only --sizes full         # FLOPs per module only (seconds, no run)
 
 The source volume is computed once per identity (as ``Renderer.animate`` does) and reported separately. Weights are
 random: speed does not depend on them. Results are printed as JSON (and written to ``--out`` if given).
@@ -22,6 +24,8 @@ import torch
 from omnitalker.constants import CODE_DIM
 from omnitalker.face.face_model import DEFAULT_MODEL_PATH, FaceModel
 from omnitalker.render import Renderer, paper_config, small_config
+from omnitalker.render.config import PRE_BUDGET
+from omnitalker.render.flops import renderer_flops
 
 
 def face_model_for_benchmark(path: str | None) -> FaceModel:
@@ -40,6 +44,9 @@ def face_model_for_benchmark(path: str | None) -> FaceModel:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", choices=["paper", "small"], default="paper")
+    p.add_argument("--sizes", choices=["budget", "full"], default="budget",
+                   help="paper config: the lean motion/generator (budget) or the pre-budget full sizes")
+    p.add_argument("--flops-only", action="store_true", help="count FLOPs per module and stop")
     p.add_argument("--batch", type=int, default=8, help="frames rendered per forward")
     p.add_argument("--iters", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
@@ -53,8 +60,14 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    cfg = paper_config() if args.config == "paper" else small_config()
-    renderer = Renderer(cfg, face_model_for_benchmark(args.face_model)).to(device).eval()
+    overrides = PRE_BUDGET if args.sizes == "full" else {}
+    cfg = paper_config(**overrides) if args.config == "paper" else small_config()
+    renderer = Renderer(cfg, face_model_for_benchmark(args.face_model)).eval()
+    flops = {k: round(v / 1e12, 4) for k, v in renderer_flops(renderer).items()}  # TFLOP per frame / identity
+    if args.flops_only:
+        print(json.dumps({"config": args.config, "sizes": args.sizes, "tflops": flops}, indent=2))
+        return
+    renderer = renderer.to(device)
     warping, generator = renderer.warping, renderer.generator
     if args.compile:
         warping = torch.compile(warping, mode="max-autotune" if device.type == "cuda" else "default")
@@ -109,6 +122,8 @@ def main() -> None:
         if device.type == "cuda"
         else f"cpu ({torch.get_num_threads()} threads)",
         "config": args.config,
+        "sizes": args.sizes,
+        "tflops": flops,
         "output": list(image.shape[1:]),
         "batch": args.batch,
         "bf16": args.bf16,

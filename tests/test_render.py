@@ -180,3 +180,51 @@ def test_paste_back_places_crop_in_frame():
     assert float(out[:, :, :25].abs().max()) == 0 and float(out[:, :, :, :35].abs().max()) == 0  # outside
     edge = paste_back(crops, frame, box=(-20.0, -20.0, 60.0))  # box partly outside the frame
     assert float(edge[:, :, 10, 10].min()) > 0.9 and float(edge[:, :, 80, 100].max()) == 0
+
+
+def test_motion_keypoints_are_chosen_from_the_face_model_deterministically():
+    from omnitalker.render.keypoints import CodeKeypoints, select_motion_keypoints
+
+    keypoints = CodeKeypoints(FaceModel.default())
+    chosen = select_motion_keypoints(keypoints, 21)
+    assert chosen.shape == (21,) and chosen.unique().numel() == 21 and int(chosen.max()) < keypoints.num_keypoints
+    torch.testing.assert_close(chosen, select_motion_keypoints(keypoints, 21))
+    groups = [g for g, members in keypoints.face_model.keypoint_groups.items() for _ in members]
+    covered = {groups[i] for i in chosen.tolist()}
+    assert {"mouth_outer", "contour"} <= covered and covered & {"left_eye", "right_eye"}  # mouth, jaw/pose, eyes
+    assert len(select_motion_keypoints(keypoints, keypoints.num_keypoints).unique()) == keypoints.num_keypoints
+    with pytest.raises(ValueError, match="motion keypoints"):
+        select_motion_keypoints(keypoints, 0)
+
+
+def test_downsampled_motion_keeps_full_resolution_identity_and_follows_motion():
+    full = tiny_renderer(motion={"downsample": 1}).eval()
+    lean = tiny_renderer(motion={"downsample": 2}).eval()
+    assert lean.warping.dense_motion.num_motions == 22  # 21 motion keypoints + background
+    codes = codes_with(jaw=0.3, yaw=0.2)
+    grid = identity_grid(4, 16, 16)  # (D, H, W, 3)
+    for r in (full, lean):
+        out = r(smooth_image(), codes, codes.clone())
+        assert out.deformation.shape == (2, 4, 16, 16, 3) and out.occlusion.shape == (2, 1, 16, 16)
+        torch.testing.assert_close(out.deformation, grid.expand_as(out.deformation), atol=1e-5, rtol=0)
+    moved = lean(smooth_image(), codes, codes_with(jaw=1.0, yaw=-0.3))
+    assert (moved.deformation - grid).abs().max() > 1e-3
+
+
+def test_paper_renderer_fits_the_compute_budget():
+    from omnitalker.render.config import PRE_BUDGET
+    from omnitalker.render.flops import renderer_flops
+
+    budget = renderer_flops(Renderer(paper_config(), FaceModel.default()))
+    full = renderer_flops(Renderer(paper_config(**PRE_BUDGET), FaceModel.default()))
+    assert budget["per_frame"] <= 0.6e12, budget  # issue budget: <= 0.6 TFLOP per 512x512 frame
+    assert full["per_frame"] > 2.0e12  # the pre-budget sizes, as counted before (2.2 TFLOP)
+    assert budget["dense_motion"] < 0.05 * full["dense_motion"]
+
+
+def test_renderer_files_of_the_full_sizes_still_load(tmp_path):
+    old = Renderer(small_config(motion={"num_keypoints": 0, "downsample": 1}, generator={"features": 64}),
+                   FaceModel.default()).eval()
+    save_renderer(old, tmp_path / "old")
+    loaded = load_renderer(tmp_path / "old")
+    assert loaded.cfg.motion.num_keypoints == 0 and loaded.warping.dense_motion.num_motions == 66

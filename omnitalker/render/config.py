@@ -32,6 +32,12 @@ class MotionConfig:
     kp_variance: float = 0.01  # Gaussian heatmap variance in normalised [-1, 1] units
     mask_kernel_size: int = 7  # 3-D conv predicting the K+1 motion weights (LivePortrait: 7)
     occlusion: bool = True
+    # motion keypoints: this many of the face model's keypoints, chosen by farthest-point sampling in (position,
+    # expression-motion) space (0 = all of them; LivePortrait drives its warp with 21)
+    num_keypoints: int = 0
+    # the dense-motion estimator runs on the volume pooled by this factor over (H, W); its displacement field and
+    # occlusion are upsampled back (1 = full resolution)
+    downsample: int = 1
 
 
 @dataclass
@@ -76,10 +82,18 @@ class RendererConfig:
             raise RenderError(
                 f"output_size {self.output_size} must be the feature size {self.feature_size} times a power of two >= 2"
             )
-        if self.feature_size % 2**self.motion.num_blocks:
+        m = self.motion
+        if not isinstance(m.downsample, int) or m.downsample < 1 or self.feature_size % m.downsample:
+            raise RenderError(f"motion.downsample must be a positive integer dividing the feature size "
+                              f"{self.feature_size}, got {m.downsample!r}")
+        motion_size = self.feature_size // m.downsample
+        if motion_size % 2**m.num_blocks:
             raise RenderError(
-                f"feature size {self.feature_size} is not divisible by 2^{self.motion.num_blocks} (motion hourglass)"
+                f"motion resolution {motion_size} (feature size {self.feature_size} / downsample {m.downsample}) is "
+                f"not divisible by 2^{m.num_blocks} (motion hourglass)"
             )
+        if not isinstance(m.num_keypoints, int) or m.num_keypoints < 0:
+            raise RenderError(f"motion.num_keypoints must be >= 0 (0 = all), got {m.num_keypoints!r}")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,9 +131,10 @@ def small_config(**overrides: Any) -> RendererConfig:
             "reshape_depth": 4,
             "num_resblocks": 1,
         },
-        "motion": {"block_expansion": 8, "max_features": 64, "num_blocks": 2, "compress": 2, "mask_kernel_size": 3},
+        "motion": {"block_expansion": 8, "max_features": 64, "num_blocks": 2, "compress": 2, "mask_kernel_size": 3,
+                   "num_keypoints": 21, "downsample": 2},
         "generator": {
-            "features": 64,
+            "features": 32,
             "num_resblocks": 1,
             "min_features": 16,
             "spectral_norm": False,
@@ -129,9 +144,20 @@ def small_config(**overrides: Any) -> RendererConfig:
     return RendererConfig.from_dict(_merge(base, overrides))
 
 
+PAPER_BUDGET = {
+    "motion": {"num_keypoints": 21, "downsample": 2, "mask_kernel_size": 3},
+    "generator": {"features": 256},
+}
+
+
 def paper_config(**overrides: Any) -> RendererConfig:
-    """LivePortrait-like sizes: 256x256 input -> 32x16x64x64 volume -> 512x512 output."""
-    return RendererConfig.from_dict(_merge({}, overrides))
+    """LivePortrait-like sizes: 256x256 input -> 32x16x64x64 volume -> 512x512 output, with the lean motion and
+    generator of ``PAPER_BUDGET`` (0.52 TFLOP per frame; ``paper_config(**PRE_BUDGET)`` restores the 2.2 TFLOP
+    pre-budget sizes; missing motion keys default to them, so renderer files written before the budget still load)."""
+    return RendererConfig.from_dict(_merge(PAPER_BUDGET, overrides))
+
+
+PRE_BUDGET = {"motion": {"num_keypoints": 0, "downsample": 1, "mask_kernel_size": 7}, "generator": {"features": 512}}
 
 
 def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

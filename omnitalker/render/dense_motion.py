@@ -34,11 +34,22 @@ def keypoint_heatmaps(grid: torch.Tensor, kp: torch.Tensor, variance: float) -> 
 
 
 class DenseMotionNetwork(nn.Module):
-    """Volume (B, C, D, H, W) + keypoints (B, K, 3) x2 -> deformation (B, D, H, W, 3), occlusion (B, 1, H, W)."""
+    """Volume (B, C, D, H, W) + keypoints (B, K, 3) x2 -> deformation (B, D, H, W, 3), occlusion (B, 1, H, W).
 
-    def __init__(self, cfg: MotionConfig, num_keypoints: int, volume_channels: int, volume_depth: int) -> None:
+    ``keypoint_indices`` (M,) selects the motion keypoints among the K given (None: all). With
+    ``cfg.downsample`` = s > 1 the motion is estimated on the volume average-pooled by s over (H, W); the displacement
+    from the identity and the occlusion are upsampled back, so zero motion still gives exactly the identity.
+    """
+
+    def __init__(self, cfg: MotionConfig, num_keypoints: int, volume_channels: int, volume_depth: int,
+                 keypoint_indices: torch.Tensor | None = None) -> None:
         super().__init__()
         self.cfg = cfg
+        if keypoint_indices is not None:
+            num_keypoints = int(keypoint_indices.numel())
+            self.register_buffer("keypoint_indices", keypoint_indices.long(), persistent=False)
+        else:
+            self.keypoint_indices = None
         self.num_motions = num_keypoints + 1  # + background (identity)
         self.compress = nn.Sequential(
             nn.Conv3d(volume_channels, cfg.compress, kernel_size=1),
@@ -66,9 +77,15 @@ class DenseMotionNetwork(nn.Module):
     def forward(
         self, volume: torch.Tensor, kp_source: torch.Tensor, kp_driving: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        full_h, full_w = volume.shape[-2:]
+        if self.keypoint_indices is not None:
+            kp_source, kp_driving = kp_source[:, self.keypoint_indices], kp_driving[:, self.keypoint_indices]  # (B, M, 3)
+        s = self.cfg.downsample
+        if s > 1:
+            volume = F.avg_pool3d(volume, kernel_size=(1, s, s))  # (B, C, D, H/s, W/s)
         b, _, d, h, w = volume.shape
         m = self.num_motions
-        grid = identity_grid(d, h, w, device=volume.device, dtype=volume.dtype)  # (D, H, W, 3)
+        grid = identity_grid(d, h, w, device=volume.device, dtype=volume.dtype)  # (D, h, w, 3)
         kp_source, kp_driving = kp_source.to(volume.dtype), kp_driving.to(volume.dtype)
         heat = keypoint_heatmaps(grid, kp_driving, self.cfg.kp_variance) - keypoint_heatmaps(
             grid, kp_source, self.cfg.kp_variance
@@ -91,6 +108,13 @@ class DenseMotionNetwork(nn.Module):
 
         occlusion = None
         if self.occlusion is not None:
-            flat = features.reshape(b, -1, h, w)  # (B, F*D, H, W)
-            occlusion = torch.sigmoid(self.occlusion(flat))  # (B, 1, H, W)
+            flat = features.reshape(b, -1, h, w)  # (B, F*D, h, w)
+            occlusion = torch.sigmoid(self.occlusion(flat))  # (B, 1, h, w)
+        if s > 1:
+            displacement = (deformation - grid).permute(0, 4, 1, 2, 3)  # (B, 3, D, h, w)
+            displacement = F.interpolate(displacement, size=(d, full_h, full_w), mode="trilinear", align_corners=False)
+            full_grid = identity_grid(d, full_h, full_w, device=volume.device, dtype=volume.dtype)  # (D, H, W, 3)
+            deformation = full_grid + displacement.permute(0, 2, 3, 4, 1)  # (B, D, H, W, 3)
+            if occlusion is not None:
+                occlusion = F.interpolate(occlusion, size=(full_h, full_w), mode="bilinear", align_corners=False)
         return deformation, occlusion

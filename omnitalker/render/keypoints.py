@@ -60,3 +60,30 @@ class CodeKeypoints(nn.Module):
         kp = to_crop_coordinates(self.face_model.keypoints(codes.float()))  # (..., K, 3)
         depth = kp[..., 2:] - self.depth_offset  # (..., K, 1)
         return torch.cat([kp[..., :2], depth], dim=-1)  # (..., K, 3)
+
+
+def select_motion_keypoints(keypoints: CodeKeypoints, count: int) -> torch.Tensor:
+    """``count`` of the face model's K keypoints that drive the warp, as indices (count,) into 0..K-1.
+
+    Farthest-point sampling over a per-keypoint descriptor that joins the neutral position (crop coordinates) with
+    how the keypoint moves under every blendshape and gaze column, each part scaled to unit RMS: the chosen points
+    are spread over the face *and* over distinct motions (jaw, lips, lids, brows), which is what the warp needs.
+    Deterministic: it starts at the keypoint that moves most.
+    """
+    fm = keypoints.face_model
+    k = fm.num_keypoints
+    if not 1 <= count <= k:
+        raise ValueError(f"motion keypoints must number 1..{k} (the face model's keypoints), got {count}")
+    idx = fm.keypoint_indices
+    with torch.no_grad():
+        position = keypoints(torch.zeros(CODE_DIM))  # (K, 3)
+        motion = torch.cat([fm.exp_basis[:, idx], fm.eye_basis[:, idx]]).permute(1, 0, 2).reshape(k, -1)  # (K, 55*3)
+        parts = [position - position.mean(0), motion]
+        descriptor = torch.cat([p / p.square().mean().sqrt().clamp_min(1e-12) for p in parts], dim=1)  # (K, 3 + 165)
+        chosen = [int(motion.norm(dim=1).argmax())]
+        distance = (descriptor - descriptor[chosen[0]]).norm(dim=1)  # (K,)
+        for _ in range(count - 1):
+            nxt = int(distance.argmax())
+            chosen.append(nxt)
+            distance = torch.minimum(distance, (descriptor - descriptor[nxt]).norm(dim=1))
+    return torch.tensor(sorted(chosen), dtype=torch.long)

@@ -18,7 +18,7 @@ from omnitalker.render.appearance import AppearanceFeatureExtractor
 from omnitalker.render.config import RendererConfig
 from omnitalker.render.errors import RenderInputError
 from omnitalker.render.generator import SPADEGenerator
-from omnitalker.render.keypoints import CodeKeypoints, check_codes
+from omnitalker.render.keypoints import CodeKeypoints, check_codes, select_motion_keypoints
 from omnitalker.render.source import check_source_image
 from omnitalker.render.warping import WarpingNetwork
 
@@ -40,7 +40,9 @@ class Renderer(nn.Module):
         self.cfg = cfg.validate()
         self.keypoints = CodeKeypoints(face_model)
         self.appearance = AppearanceFeatureExtractor(cfg.appearance)
-        self.warping = WarpingNetwork(cfg, self.keypoints.num_keypoints)
+        n_motion = cfg.motion.num_keypoints
+        motion_indices = select_motion_keypoints(self.keypoints, n_motion) if n_motion else None  # (M,) or None
+        self.warping = WarpingNetwork(cfg, self.keypoints.num_keypoints, motion_indices)
         self.generator = SPADEGenerator(cfg)
 
     @property

@@ -14,10 +14,11 @@ from omnitalker.render.dense_motion import DenseMotionNetwork
 class WarpingNetwork(nn.Module):
     """Volume (B, C, D, H, W) + keypoints -> warped 2-D features (B, F, H, W), deformation and occlusion."""
 
-    def __init__(self, cfg: RendererConfig, num_keypoints: int) -> None:
+    def __init__(self, cfg: RendererConfig, num_keypoints: int, keypoint_indices: torch.Tensor | None = None) -> None:
         super().__init__()
         a = cfg.appearance
-        self.dense_motion = DenseMotionNetwork(cfg.motion, num_keypoints, a.reshape_channel, a.reshape_depth)
+        self.dense_motion = DenseMotionNetwork(cfg.motion, num_keypoints, a.reshape_channel, a.reshape_depth,
+                                               keypoint_indices)
         flat = a.reshape_channel * a.reshape_depth
         self.third = SameBlock2d(flat, cfg.warped_features, kernel_size=3)
         self.fourth = nn.Conv2d(cfg.warped_features, cfg.warped_features, kernel_size=1)
