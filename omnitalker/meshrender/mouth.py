@@ -18,10 +18,14 @@ CAVITY_COLORS = torch.tensor([
 ])
 
 
-def mouth_cavity(top: Tensor, bottom: Tensor, size: tuple[int, int]
+def mouth_cavity(top: Tensor, bottom: Tensor, size: tuple[int, int], rest_gap: float = 0.0
                  ) -> tuple[tuple[slice, slice], Tensor, Tensor] | None:
     """``top``/``bottom`` (B, n, 2) polylines in pixels of an (H, W) frame -> window (rows, cols), coverage
-    (B, 1, h, w) and colour (B, 3, h, w) of the opening inside the window, or None when no frame's mouth is open."""
+    (B, 1, h, w) and colour (B, 3, h, w) of the opening inside the window, or None when no frame's mouth is open.
+
+    ``rest_gap`` (pixels): how open the mouth already is in the warped image; the painted cavity fades in as the
+    opening grows past it (fully painted from twice that gap), so a source that shows its own teeth keeps them for
+    small openings instead of having them stretched."""
     height, width = size
     both = torch.cat([top, bottom], dim=1).reshape(-1, 2)
     x0, y0 = (both.amin(0).floor().long() - 1).clamp(min=0).tolist()
@@ -40,13 +44,15 @@ def mouth_cavity(top: Tensor, bottom: Tensor, size: tuple[int, int]
     y_top, y_bot = y_top.unsqueeze(1), y_bot.unsqueeze(1)  # (B, 1, w)
     alpha = (torch.minimum(ys - y_top, y_bot - ys) + 0.5).clamp(0.0, 1.0)  # (B, h, w)
     alpha = alpha * gap.unsqueeze(1).clamp(max=1.0) * open_cols  # thin slits fade out
+    if rest_gap > 0:
+        alpha = alpha * ((gap - rest_gap) / rest_gap).clamp(0.0, 1.0).unsqueeze(1)  # (B, h, w)
     v = ((ys - y_top) / gap.unsqueeze(1).clamp(min=1e-3)).clamp(0.0, 1.0)  # (B, h, w)
     return (slice(y0, y1), slice(x0, x1)), alpha.unsqueeze(1), cavity_color(v)
 
 
-def paint_mouth_cavity(frames: Tensor, top: Tensor, bottom: Tensor) -> Tensor:
+def paint_mouth_cavity(frames: Tensor, top: Tensor, bottom: Tensor, rest_gap: float = 0.0) -> Tensor:
     """Paints the opening between ``top`` and ``bottom`` (B, n, 2) into ``frames`` (B, 3, H, W) in place."""
-    cavity = mouth_cavity(top, bottom, frames.shape[-2:])
+    cavity = mouth_cavity(top, bottom, frames.shape[-2:], rest_gap)
     if cavity is not None:
         (rows, cols), alpha, color = cavity
         frames[:, :, rows, cols] = frames[:, :, rows, cols] * (1.0 - alpha) + color * alpha

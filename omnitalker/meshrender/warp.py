@@ -1,7 +1,8 @@
 """Piecewise-affine image warp driven by a triangle mesh, batched over frames (backward map + ``grid_sample``).
 
 Every triangle that has a movable vertex is rasterised in the *driving* frame (batched over frames and over chunks
-of similar-sized triangles); barycentric interpolation of its rest (source) vertices gives, for each output pixel,
+of similar-sized triangles); a triangle whose winding flipped (the surface folded over, e.g. the far cheek of a
+turned head) faces away and is culled, so the triangles in front of it show. Barycentric interpolation of its rest (source) vertices gives, for each output pixel,
 the source position it shows. Pixels no moving triangle covers keep the identity. The map is computed at
 ``1 / map_stride`` of the output resolution and upsampled bilinearly (it is piecewise linear, so this only rounds the
 creases), then ``grid_sample`` pulls the texture.
@@ -34,6 +35,8 @@ class PiecewiseAffineWarp:
         identity = torch.stack(torch.meshgrid(self._cx, self._cy, indexing="xy"), dim=-1)  # (rh, rw, 2)
         self._identity = identity.reshape(1, -1, 2)  # (1, rh*rw, 2)
         self._tri_src = self.points[self.triangles]  # (T, 3, 2) rest positions per triangle
+        e1, e2 = self._tri_src[:, 1] - self._tri_src[:, 0], self._tri_src[:, 2] - self._tri_src[:, 0]
+        self._orientation = torch.sign(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])  # (T,) winding at rest
         # triangles with a movable vertex, sorted by rest-pose bounding-box area into chunks of similar size
         moving = movable.bool()[self.triangles].any(dim=1).nonzero().squeeze(1)  # (Tm,)
         extent = self._tri_src[moving].amax(1) - self._tri_src[moving].amin(1)  # (Tm, 2)
@@ -60,7 +63,7 @@ class PiecewiseAffineWarp:
             e1 = dst[:, :, 1] - v0
             e2 = dst[:, :, 2] - v0
             det = e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]  # (B, Tc)
-            ok = det.abs() > 1e-6
+            ok = det * self._orientation[tids] > 1e-6  # folded-over (back-facing) and degenerate triangles: skipped
             inv = 1.0 / torch.where(ok, det, torch.ones_like(det))
             xs = self._cx[gx] - v0[..., 0:1]  # (B, Tc, wm)
             ys = self._cy[gy] - v0[..., 1:2]  # (B, Tc, hm)
