@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import SHARED
 from PIL import Image
 
 from omnitalker.constants import BLENDSHAPE_NAMES, POSE_SLICE
@@ -12,8 +13,6 @@ from omnitalker.meshrender.mouth import mouth_cavity
 from omnitalker.meshrender.renderer import MeshRenderer
 from omnitalker.meshrender.rig import LOWER_INNER_LIP, UPPER_INNER_LIP, FaceImageError
 from omnitalker.meshrender.warp import PiecewiseAffineWarp
-
-from conftest import SHARED
 
 FACES = SHARED / "media" / "faces"
 JAW, BLINK_L, BLINK_R = (BLENDSHAPE_NAMES.index(n) for n in ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight"))

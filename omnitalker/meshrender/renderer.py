@@ -23,7 +23,6 @@ from omnitalker.meshrender.rig import FACE_OVAL, LOWER_INNER_LIP, UPPER_INNER_LI
 from omnitalker.meshrender.warp import PiecewiseAffineWarp
 
 
-
 def _working_size(height: int, width: int, max_side: int, multiple: int) -> tuple[int, int]:
     scale = min(1.0, max_side / max(height, width))
     return (max(multiple, round(height * scale / multiple) * multiple),
