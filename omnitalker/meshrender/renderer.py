@@ -1,0 +1,102 @@
+"""The training-free mesh renderer: one identity image + visual codes (T, 61) -> frames (T, H, W, 3) of that face.
+
+Selectable in inference as ``renderer=mesh``; the GAN renderer stays the paper's. It needs no weights, so any real
+face moves recognisably out of the box, and the evaluation suite gets a renderer baseline. What it cannot do: show
+what the image does not (teeth and tongue are a painted cavity, closed eyes are squeezed lids, large yaw shears the
+face like a turned photo), and the torso and background never move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from omnitalker.constants import CODE_DIM
+from omnitalker.face.face_model import FaceModel
+from omnitalker.face.landmarks import LandmarkerConfig
+from omnitalker.meshrender.mouth import paint_mouth_cavity
+from omnitalker.meshrender.rig import FACE_OVAL, LOWER_INNER_LIP, UPPER_INNER_LIP, FaceImageError, build_image_rig
+from omnitalker.meshrender.warp import PiecewiseAffineWarp
+
+
+def _working_size(height: int, width: int, max_side: int, multiple: int) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(height, width))
+    return (max(multiple, round(height * scale / multiple) * multiple),
+            max(multiple, round(width * scale / multiple) * multiple))
+
+
+class MeshRenderer:
+    """Renders ``codes`` as the face of ``image`` (H, W, 3) uint8 RGB, at the image's size (longer side capped at
+    ``max_side``). ``source_code`` (61,) is the image's own fitted code: rendering it reproduces the image."""
+
+    def __init__(self, image: np.ndarray, face_model: FaceModel | None = None,
+                 landmarker: LandmarkerConfig | None = None, max_side: int = 1024, map_stride: int = 2,
+                 batch_size: int = 8) -> None:
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+            raise FaceImageError(f"identity image must be an (H, W, 3) RGB array, got {getattr(image, 'shape', None)}")
+        size = _working_size(image.shape[0], image.shape[1], max_side, map_stride)
+        texture = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None].float() / 255.0  # (1, 3, h, w)
+        if size != tuple(image.shape[:2]):
+            texture = F.interpolate(texture, size=size, mode="bilinear", antialias=True, align_corners=False)
+        self.texture = texture.clamp(0.0, 1.0)  # (1, 3, H, W)
+        pixels = (self.texture[0].permute(1, 2, 0) * 255.0 + 0.5).clamp(0, 255).to(torch.uint8).numpy()  # (H, W, 3)
+        self.face_model = face_model or FaceModel.default()
+        self.rig = build_image_rig(pixels, self.face_model, landmarker)
+        self.warp = PiecewiseAffineWarp(self.rig.points, self.rig.triangles, self.rig.movable, self.rig.size,
+                                        map_stride=map_stride)
+        self.batch_size = batch_size
+        self._source_px = self._model_px(self.rig.source_code[None])  # (1, 478, 2)
+        self._oval = list(FACE_OVAL)
+
+    @property
+    def source_code(self) -> torch.Tensor:
+        return self.rig.source_code
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.rig.size
+
+    def _model_px(self, codes: torch.Tensor) -> torch.Tensor:
+        """(B, 61) -> (B, 478, 2) the face model's landmarks in pixels of this image (its identity offset included)."""
+        posed = self.face_model.posed(codes, identity=self.rig.identity)  # (B, 478, 3) face units
+        return self.face_model.project(posed, self.rig.scale_ref, self.rig.centre_ref.expand(codes.shape[0], 2))
+
+    def driving_points(self, codes: torch.Tensor) -> torch.Tensor:
+        """(B, 61) -> (B, P, 2) mesh vertices: landmarks moved by the model's change from the source code, the head
+        ring point by the displacement of the face-oval landmark it was built from, frame anchors fixed."""
+        rig = self.rig
+        n = self._source_px.shape[1]
+        delta = self._model_px(codes) - self._source_px  # (B, 478, 2)
+        landmarks = rig.points[:n] + delta  # (B, 478, 2)
+        ring = rig.points[rig.ring] + delta[:, self._oval]  # (B, R, 2): the ring follows the oval point by point
+        anchors = rig.points[rig.ring.stop:].expand(codes.shape[0], -1, -1)  # (B, A, 2)
+        return torch.cat([landmarks, ring, anchors], dim=1)  # (B, P, 2)
+
+    @torch.no_grad()
+    def render_batch(self, codes: torch.Tensor) -> torch.Tensor:
+        """(B, 61) -> (B, 3, H, W) float frames in [0, 1]."""
+        codes = torch.as_tensor(codes, dtype=torch.float32)
+        if codes.dim() != 2 or codes.shape[1] != CODE_DIM:
+            raise ValueError(f"codes must have shape (frames, {CODE_DIM}), got {tuple(codes.shape)}")
+        if not torch.isfinite(codes).all():
+            raise ValueError("codes contain NaN or infinite values (no face was fitted on those frames)")
+        driving = self.driving_points(codes)  # (B, P, 2)
+        frames = self.warp.warp(self.texture, driving)  # (B, 3, H, W)
+        return paint_mouth_cavity(frames, driving[:, list(UPPER_INNER_LIP)], driving[:, list(LOWER_INNER_LIP)],
+                                  rest_gap=max(self.rig.mouth_open_px, 1.0))
+
+    def iter_frames(self, codes: np.ndarray | torch.Tensor, progress: bool = False) -> Iterator[np.ndarray]:
+        """Batches of uint8 frames (b, H, W, 3) for ``codes`` (T, 61), ``batch_size`` at a time (bounded memory)."""
+        codes = torch.as_tensor(np.asarray(codes, dtype=np.float32))
+        for start in tqdm(range(0, codes.shape[0], self.batch_size), desc="mesh render", disable=not progress):
+            frames = self.render_batch(codes[start:start + self.batch_size])  # (b, 3, H, W)
+            yield frames.mul_(255.0).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+    def render(self, codes: np.ndarray | torch.Tensor, progress: bool = False) -> np.ndarray:
+        """(T, 61) codes -> (T, H, W, 3) uint8 RGB frames."""
+        batches = list(self.iter_frames(codes, progress))
+        return np.concatenate(batches) if batches else np.zeros((0, *self.size, 3), np.uint8)

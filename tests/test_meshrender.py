@@ -1,0 +1,113 @@
+"""Training-free mesh renderer: the generic piecewise-affine warp, and a real portrait driven by visual codes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import SHARED
+from PIL import Image
+
+from omnitalker.constants import BLENDSHAPE_NAMES, POSE_SLICE
+from omnitalker.meshrender.mouth import mouth_cavity
+from omnitalker.meshrender.renderer import MeshRenderer
+from omnitalker.meshrender.rig import LOWER_INNER_LIP, UPPER_INNER_LIP, FaceImageError
+from omnitalker.meshrender.warp import PiecewiseAffineWarp
+
+FACES = SHARED / "media" / "faces"
+JAW, BLINK_L, BLINK_R = (BLENDSHAPE_NAMES.index(n) for n in ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight"))
+
+
+def _grid_mesh(size: int = 32):
+    xs = torch.tensor([0.0, size / 2 - 0.5, size - 1.0])
+    points = torch.stack(torch.meshgrid(xs, xs, indexing="xy"), -1).reshape(-1, 2)  # (9, 2)
+    tris = [[0, 1, 3], [1, 4, 3], [1, 2, 4], [2, 5, 4], [3, 4, 6], [4, 7, 6], [4, 5, 7], [5, 8, 7]]
+    movable = torch.zeros(9, dtype=torch.bool)
+    movable[4] = True  # only the centre moves
+    return points, torch.tensor(tris), movable
+
+
+def test_warp_is_identity_at_rest_and_moves_content_with_the_vertex():
+    points, tris, movable = _grid_mesh()
+    warp = PiecewiseAffineWarp(points, tris, movable, (32, 32), map_stride=1)
+    texture = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(warp.warp(texture, points[None]), texture, atol=1e-5, rtol=0)
+    moved = points.clone()
+    moved[4] += torch.tensor([4.0, 0.0])
+    source = warp.source_map(moved[None])[0]  # (32, 32, 2)
+    torch.testing.assert_close(source[15, 19], points[4], atol=0.6, rtol=0)  # the centre now shows at x + 4
+
+
+def test_folded_triangles_are_culled():
+    points, tris, _ = _grid_mesh()
+    warp = PiecewiseAffineWarp(points, tris, torch.ones(9, dtype=torch.bool), (32, 32), map_stride=1)
+    mirrored = points.clone()
+    mirrored[:, 0] = 31.0 - mirrored[:, 0]  # every triangle's winding flips: the mesh shows its back
+    source = warp.source_map(mirrored[None])[0]  # (32, 32, 2)
+    identity = torch.stack(torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="xy"), -1)
+    assert torch.equal(source, identity)  # no back-facing triangle was drawn (unculled, this is the mirror image)
+
+
+def test_mouth_cavity_fades_in_past_the_rest_gap():
+    xs = torch.linspace(10, 30, 5)
+    top = torch.stack([xs, torch.full_like(xs, 20.0)], -1)[None]  # (1, 5, 2)
+    bottom = top + torch.tensor([0.0, 6.0])
+    bottom[:, 0, 1] = bottom[:, -1, 1] = 20.0  # corners meet
+    (_, _), alpha_closed_source, _ = mouth_cavity(top, bottom, (64, 64))
+    (_, _), alpha_open_source, _ = mouth_cavity(top, bottom, (64, 64), rest_gap=6.0)
+    assert float(alpha_closed_source.max()) == pytest.approx(1.0) and float(alpha_open_source.max()) < 1e-3
+
+
+@pytest.fixture(scope="module")
+def portrait_renderer():
+    path = FACES / "aniportrait_Aragaki.png"
+    if not path.is_file():
+        pytest.skip(f"shared media missing: {path}")
+    image = np.asarray(Image.open(path).convert("RGB"))
+    return MeshRenderer(image, max_side=256), image
+
+
+def _region_change(a: np.ndarray, b: np.ndarray, points: np.ndarray, pad: float = 4.0) -> float:
+    x0, y0 = np.floor(points.min(0) - pad).astype(int)
+    x1, y1 = np.ceil(points.max(0) + pad).astype(int)
+    return float(np.abs(a[y0:y1, x0:x1].astype(float) - b[y0:y1, x0:x1]).mean())
+
+
+def test_real_portrait_follows_the_codes(portrait_renderer):
+    renderer, image = portrait_renderer
+    assert renderer.size == (256, 256)
+    codes = renderer.source_code.repeat(4, 1)
+    codes[1, JAW] = 0.8
+    codes[2, BLINK_L] = codes[2, BLINK_R] = 1.0
+    codes[3, POSE_SLICE.start] += 0.1  # yaw
+    frames = renderer.render(codes)
+    assert frames.shape == (4, 256, 256, 3) and frames.dtype == np.uint8
+    rest = np.asarray(Image.fromarray(image).resize((256, 256), Image.BILINEAR))
+    assert np.abs(frames[0].astype(float) - rest).mean() < 2.0  # the source code reproduces the image
+    lm = renderer.rig.points[:478].numpy()
+    mouth = lm[list(UPPER_INNER_LIP + LOWER_INNER_LIP)]
+    eyes = lm[[33, 133, 159, 145, 263, 362, 386, 374]]
+    forehead = lm[[10, 109, 338, 67, 297]]
+    assert _region_change(frames[1], frames[0], mouth) > 5 * _region_change(frames[1], frames[0], forehead)
+    assert _region_change(frames[2], frames[0], eyes) > 5 * _region_change(frames[2], frames[0], forehead)
+    assert _region_change(frames[3], frames[0], lm) > 2.0  # the head turns
+    driving = renderer.driving_points(codes[3:])[0]
+    corners = driving[renderer.rig.ring.stop:]
+    torch.testing.assert_close(corners, renderer.rig.points[renderer.rig.ring.stop:])  # the frame stays put
+
+
+@pytest.mark.parametrize("name, match", [("blank", "no face"), ("two", "several faces"), ("tiny", "no face|px across")])
+def test_unusable_identity_images_are_refused(name, match):
+    if name == "blank":
+        image = np.full((256, 256, 3), 128, np.uint8)
+    else:
+        path = SHARED / "media" / ("hard/facerec_two_people.jpg" if name == "two" else "faces/aniportrait_Aragaki.png")
+        if not path.is_file():
+            pytest.skip(f"shared media missing: {path}")
+        image = np.asarray(Image.open(path).convert("RGB"))
+        if name == "tiny":  # the portrait shrunk into a corner of a large empty frame
+            small = np.asarray(Image.fromarray(image).resize((64, 64)))
+            image = np.full((720, 720, 3), 200, np.uint8)
+            image[20:84, 20:84] = small
+    with pytest.raises(FaceImageError, match=match):
+        MeshRenderer(image, max_side=720)
