@@ -3,7 +3,7 @@ second half = "generated" stand-in); the distance between halves of the same per
 halves of different persons. Codes come from our face pipeline (omnitalker.eval.style.fit_frames), fitted on every
 ``stride``-th frame of the first ``seconds`` of each clip, and are cached in ``out``.
 
-    python scripts/eval_style_discrimination.py out=outputs/style_discrimination [seconds=8 stride=3]
+    python scripts/eval_style_discrimination.py out=outputs/style_discrimination [media=../shared/media/video seconds=8 stride=4]
 
 Prints a markdown table (the numbers in docs/evaluation.md) and writes out/discrimination.json.
 """
@@ -19,7 +19,7 @@ import numpy as np
 from omnitalker.constants import EXPRESSION_SLICE, EYE_SLICE, POSE_SLICE
 from omnitalker.eval.frechet import frechet_distance_of
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "video"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "video"  # ../shared beside the repo
 CLIPS = ("sadtalker_WDA_AlexandriaOcasioCortez_000", "sadtalker_WDA_KatieHill_000", "mimictalk_Trump_10s",
          "mimictalk_German_20s", "aniportrait_pose_ref_video", "edtalk_uncrop_Obama")
 

@@ -28,6 +28,8 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 class TestSetError(ValueError):
     """A test set cannot be read or built (the message names the file and line)."""
 
+    __test__ = False  # not a pytest class
+
 
 @dataclass
 class TestItem:
