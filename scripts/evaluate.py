@@ -19,6 +19,7 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from omnitalker.device import resolve_device
 from omnitalker.eval.report import compare
 from omnitalker.eval.runner import Evaluation, RunOptions
 from omnitalker.eval.testsets import build_from_corpus, load_testset
@@ -53,7 +54,9 @@ def run(cfg: DictConfig) -> str:
     items = load_testset(cfg.testset)[: cfg.limit or None]
     metrics = {k: dict(v or {}) for k, v in OmegaConf.to_container(cfg.metrics).items()}
     options = RunOptions(system=system, metrics=metrics, generated_dir=cfg.generated, max_side=cfg.max_side,
-                         modules=dict(cfg.metric_modules), progress=cfg.progress, plots=cfg.plots)
+                         modules=dict(cfg.metric_modules), progress=cfg.progress, plots=cfg.plots,
+                         renderer=cfg.renderer if system == "mean_motion" else None,
+                         device=str(resolve_device(cfg.device)))
     pipeline = make_pipeline(cfg) if system == "generate" else None
     summary = Evaluation(items, cfg.out, options, testset=str(cfg.testset), pipeline=pipeline).run()
     lines = [f"{name}: " + ", ".join(f"{k}={v:.4g}" for k, v in m["values"].items()) + (

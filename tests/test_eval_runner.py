@@ -14,7 +14,7 @@ from omnitalker.eval.report import compare, render_report
 from omnitalker.eval.runner import EvalRunError, Evaluation, RunOptions, load_metric, save_measurement, \
     load_measurement
 from omnitalker.eval.style import MotionStyle
-from omnitalker.eval.testsets import TestSetError, load_testset, read_manifest, read_seedtts
+from omnitalker.eval.testsets import TestSetError, build_from_corpus, load_testset, read_manifest, read_seedtts
 from omnitalker.inference.mux import write_video
 from test_eval_style import CALM, LIVELY, style_track
 
@@ -181,3 +181,101 @@ def test_failed_items_are_reported_not_fatal(tiny_set, tmp_path):
     assert set(summary["metrics"]["efid"]["errors"]) == {"item0", "item1"}
     assert "face" in summary["metrics"]["efid"]["errors"]["item0"]
     assert "| efid |" in render_report([summary])
+
+
+# ------------------------------------------------------------------------------------------------ real generation
+@pytest.mark.slow
+def test_generate_mode_through_the_real_pipeline(synthetic_tiny, tmp_path):
+    """system=generate with the tiny trained DiT + random renderer: one video item and one audio-only (Seed-TTS)
+    item, scored on the DiT's codes, with FPS per stage; the second run regenerates nothing."""
+    from hydra import compose, initialize_config_dir
+
+    from omnitalker.face.face_model import FaceModel
+    from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig
+    from omnitalker.render.checkpoint import save_renderer
+    from omnitalker.render.config import small_config
+    from omnitalker.render.renderer import Renderer
+    from omnitalker.training.run import train
+
+    out, _ = synthetic_tiny  # trained like tests/test_inference_e2e.py's smoke models (1 step: mechanics only)
+    root = Path(__file__).resolve().parents[1]
+    run = tmp_path / "dit"
+    args = ["model=tiny", "trainer=cpu", "logger=csv", f"data.corpus={out / 'corpus'}", f"paths.output_dir={run}",
+            "data.num_workers=0", "data.max_frames=2000", "trainer.max_steps=1", "trainer.enable_progress_bar=false",
+            "callbacks.sample_logger.every_n_steps=0", "callbacks.model_checkpoint.every_n_train_steps=1"]
+    with initialize_config_dir(config_dir=str(root / "configs"), version_base="1.3"):
+        train(compose("train", overrides=args))
+    renderer = save_renderer(Renderer(small_config(), FaceModel.default()).eval(), run / "renderer")
+    pipeline = OmniTalkerPipeline(PipelineConfig(str(run / "checkpoints" / "last.ckpt"), str(renderer),
+                                                 vocoder="griffin_lim", device="cpu", sampler={"steps": 2},
+                                                 crop="none"))
+    clip = sorted((out / "clips").glob("synth_en_*.mp4"))[0]
+    truth = out / "ground_truth" / f"{clip.stem}.npz"
+    text = str(np.load(truth)["text"])
+    manifest = tmp_path / "set.jsonl"
+    manifest.write_text(json.dumps({"id": "v0", "ref": str(clip), "ref_text": text, "text": "Hello there.",
+                                    "ref_codes": str(truth)}) + "\n")
+    options = RunOptions(system="generate", metrics={"motion": {"codes": "dit"}}, progress=False, plots=False)
+    evaluation = Evaluation(load_testset(manifest), tmp_path / "video", options, str(manifest), pipeline)
+    summary = evaluation.run()
+    assert evaluation.counts["motion"]["computed"] == 1
+    assert (tmp_path / "video" / "items" / "v0" / "generated.mp4").is_file()
+    speed = summary["speed"]
+    assert speed["fps_end_to_end"] > 0 and {"fps_dit", "fps_renderer", "fps_vocoder"} <= set(speed)
+    assert "FPS" in (tmp_path / "video" / "report.md").read_text()
+
+    # audio only: Seed-TTS list, reference speech without a face, visual condition dropped
+    sf.write(tmp_path / "prompt.wav", pipeline.analyse_reference(clip, text, truth).clip.audio, 24000)
+    (tmp_path / "meta.lst").write_text(f"a0|{text}|prompt.wav|Good morning.\n")
+    options = RunOptions(system="generate", metrics={}, progress=False, plots=False)
+    audio = Evaluation(load_testset(tmp_path / "meta.lst"), tmp_path / "audio", options, "meta.lst", pipeline)
+    summary = audio.run()
+    wav, rate = sf.read(tmp_path / "audio" / "items" / "a0" / "generated.wav")
+    assert rate == 24000 and len(wav) > 2400 and summary["speed"]["rtf"] > 0
+    mtime = (tmp_path / "audio" / "items" / "a0" / "generated.wav").stat().st_mtime_ns
+    Evaluation(load_testset(tmp_path / "meta.lst"), tmp_path / "audio", options, "meta.lst", pipeline).run()
+    assert (tmp_path / "audio" / "items" / "a0" / "generated.wav").stat().st_mtime_ns == mtime  # not regenerated
+
+
+def test_build_from_corpus_pairs_clips_of_one_held_out_source(tmp_path):
+    from corpus_factory import make_record, write_corpus
+
+    from omnitalker.inference.media import decode_audio
+
+    rng = np.random.default_rng(0)
+    video = tiny_video(tmp_path / "v.mp4", seconds=1.0).read_bytes()
+    records = [make_record(rng, f"c{i}", f"src{i // 2}", seconds=1.0, fps=25.0, video=video) for i in range(5)]
+    corpus = write_corpus(tmp_path / "corpus", records)
+    manifest = build_from_corpus(corpus, tmp_path / "set", val_fraction=1.0, seed=0)
+    items = read_manifest(manifest)
+    assert len(items) == 2  # src0 and src1 have two clips each; src2 has one
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    by_id = {r.clip_id: r for r in records}
+    for row, it in zip(rows, items):
+        ref_id = it.ref.stem
+        assert by_id[ref_id].source_id == by_id[it.id].source_id == row["source_id"] and ref_id != it.id
+        assert it.text == by_id[it.id].text and it.ref_text == by_id[ref_id].text
+        audio, _ = decode_audio(it.gt)
+        assert abs(len(audio) - 24000) < 2400  # the target clip's own audio, muxed with its video
+        codes, fps = np.load(it.gt_codes)["codes"], float(np.load(it.gt_codes)["fps"])
+        np.testing.assert_allclose(codes, by_id[it.id].codes)
+        assert fps == 25.0
+    with pytest.raises(TestSetError, match="no held-out source"):
+        build_from_corpus(corpus, tmp_path / "none", val_fraction=0.0)
+
+
+def test_mean_motion_is_rendered_when_a_renderer_is_given(tiny_set, tmp_path):
+    from omnitalker.face.face_model import FaceModel
+    from omnitalker.render.checkpoint import save_renderer
+    from omnitalker.render.config import small_config
+    from omnitalker.render.renderer import Renderer
+
+    manifest, _ = tiny_set
+    items = load_testset(manifest)
+    renderer = save_renderer(Renderer(small_config(), FaceModel.default()).eval(), tmp_path / "renderer")
+    options = RunOptions(system="mean_motion", metrics={"pfid": {"codes": "dit"}}, renderer=str(renderer),
+                         progress=False)
+    evaluation = Evaluation(items, tmp_path / "mean", options, str(manifest))
+    generated = evaluation.eval_item(items[0]).generated
+    assert generated.frames.shape == (100, 128, 128, 3) and generated.fps == 25.0
+    np.testing.assert_allclose(generated.codes, np.repeat(evaluation.mean_code()[None], 100, 0))

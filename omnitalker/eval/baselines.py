@@ -59,3 +59,28 @@ def population_mean(codes: list[np.ndarray]) -> np.ndarray:
     if not codes:
         raise MetricError("mean_motion: no target codes in the test set to average")
     return np.concatenate(codes).mean(axis=0).astype(np.float32)
+
+
+def render_codes(renderer, reference: Clip, clip: Clip, batch_size: int = 16) -> Clip:
+    """Draw ``clip.codes`` with a loaded renderer, the identity taken from the reference's most neutral frame (the
+    pipeline's rule). The reference must be a square face crop (test sets built from a corpus are)."""
+    import torch
+
+    from omnitalker.inference.identity import identity_frame_index
+    from omnitalker.render.source import prepare_source_image
+
+    if reference.frames is None or reference.codes is None:
+        raise MetricError("rendering a baseline needs the reference's frames and codes (ref_codes)")
+    ref_fps = reference.codes_fps or reference.fps
+    idx = identity_frame_index(reference.codes)
+    frame = reference.frames[min(round(idx / ref_fps * reference.fps), reference.frames.shape[0] - 1)]
+    try:
+        source = prepare_source_image(frame, renderer.cfg.input_size)  # (1, 3, S, S)
+    except ValueError as exc:
+        raise MetricError(f"cannot render the baseline: {exc}") from exc
+    device = next(renderer.parameters()).device
+    with torch.no_grad():
+        frames = renderer.animate(source.to(device), torch.from_numpy(reference.codes[idx]).float().to(device),
+                                  torch.from_numpy(clip.codes).float().to(device), batch_size, progress=False)
+    video = (frames.clamp(0, 1).permute(0, 2, 3, 1) * 255).round().to(torch.uint8).cpu().numpy()  # (T, S, S, 3)
+    return Clip(frames=video, fps=clip.codes_fps, codes=clip.codes, codes_fps=clip.codes_fps, text=clip.text)

@@ -150,6 +150,8 @@ class RunOptions:
     generated_dir: str | None = None  # system=generated: outputs named <id>.mp4 / <id>.wav (+ optional <id>.npz)
     max_side: int | None = 720  # frames are shrunk to this longer side when loaded (memory)
     modules: dict[str, str] = field(default_factory=dict)  # extra / overriding metric name -> module
+    renderer: str | None = None  # system=mean_motion: draw the mean codes with this renderer (else codes only)
+    device: str = "cpu"
     progress: bool = True
     plots: bool = True
 
@@ -227,6 +229,11 @@ class Evaluation:
         self.metrics = {name: load_metric(name, opts, options.modules) for name, opts in options.metrics.items()}
         self.counts = {name: {"computed": 0, "cached": 0, "failed": 0} for name in self.metrics}
         self._mean_code: np.ndarray | None = None
+        self.renderer = None
+        if options.system == "mean_motion" and options.renderer:
+            from omnitalker.render.checkpoint import load_renderer
+
+            self.renderer = load_renderer(options.renderer, options.device).eval()
 
     def item_dir(self, item: TestItem) -> Path:
         return self.out / "items" / item.id
@@ -248,7 +255,8 @@ class Evaluation:
         if system == "copy_reference":
             return baselines.copy_reference(reference, baselines.duration_of(target), item.text)
         fps = target.codes_fps or target.fps
-        return baselines.mean_motion(self.mean_code(), baselines.duration_of(target), fps, item.text)
+        clip = baselines.mean_motion(self.mean_code(), baselines.duration_of(target), fps, item.text)
+        return clip if self.renderer is None else baselines.render_codes(self.renderer, reference, clip)
 
     def mean_code(self) -> np.ndarray:
         """Population-mean code of the targets (cached in out/mean_code.npy)."""
@@ -261,6 +269,7 @@ class Evaluation:
 
                 codes = [clip_codes(self._target(i), "target", "given")[0] for i in self.items]
                 self._mean_code = baselines.population_mean(codes)
+                path.parent.mkdir(parents=True, exist_ok=True)
                 np.save(path, self._mean_code, allow_pickle=False)
         return self._mean_code
 
@@ -303,7 +312,7 @@ class Evaluation:
 
     def run(self) -> dict:
         _check_run_dir(self.out, self.testset, self.options.system)
-        if self.options.system == "mean_motion":
+        if self.options.system == "mean_motion" and self.renderer is None:
             for name in ("efid", "pfid", "motion"):  # the baseline has codes only: score them, say so in info
                 if name in self.options.metrics:
                     self.options.metrics[name] = {**self.options.metrics[name], "codes": "dit"}
