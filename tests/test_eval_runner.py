@@ -8,15 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from test_eval_style import CALM, LIVELY, style_track
 
 from omnitalker.eval.metric import Measurement, MetricError
 from omnitalker.eval.report import compare, render_report
-from omnitalker.eval.runner import EvalRunError, Evaluation, RunOptions, load_metric, save_measurement, \
-    load_measurement
+from omnitalker.eval.runner import EvalRunError, Evaluation, RunOptions, load_measurement, load_metric, save_measurement
 from omnitalker.eval.style import MotionStyle
 from omnitalker.eval.testsets import TestSetError, build_from_corpus, load_testset, read_manifest, read_seedtts
 from omnitalker.inference.mux import write_video
-from test_eval_style import CALM, LIVELY, style_track
 
 STYLE = {"efid": {"codes": "dit"}, "pfid": {"codes": "dit"}, "motion": {"codes": "dit"}}
 
@@ -157,7 +156,7 @@ def test_baselines_are_ordered_and_compared(tiny_set, tmp_path):
 
 
 def test_run_directory_and_input_checks(tiny_set, tmp_path):
-    manifest, peer = tiny_set
+    manifest, _peer = tiny_set
     items = load_testset(manifest)
     Evaluation(items, tmp_path / "r", RunOptions(system="ground_truth", metrics={"efid": {"codes": "dit"}},
                                                  progress=False, plots=False), testset="a").run()
@@ -172,7 +171,7 @@ def test_run_directory_and_input_checks(tiny_set, tmp_path):
 
 
 def test_failed_items_are_reported_not_fatal(tiny_set, tmp_path):
-    manifest, peer = tiny_set
+    manifest, _peer = tiny_set
     items = load_testset(manifest)
     # codes=video needs a face in the frames: the random tiny videos have none -> every item fails, clearly
     options = RunOptions(system="ground_truth", metrics={"efid": {"codes": "video"}}, progress=False, plots=False)
@@ -209,7 +208,7 @@ def test_generate_mode_through_the_real_pipeline(synthetic_tiny, tmp_path):
     pipeline = OmniTalkerPipeline(PipelineConfig(str(run / "checkpoints" / "last.ckpt"), str(renderer),
                                                  vocoder="griffin_lim", device="cpu", sampler={"steps": 2},
                                                  crop="none"))
-    clip = sorted((out / "clips").glob("synth_en_*.mp4"))[0]
+    clip = min((out / "clips").glob("synth_en_*.mp4"))
     truth = out / "ground_truth" / f"{clip.stem}.npz"
     text = str(np.load(truth)["text"])
     manifest = tmp_path / "set.jsonl"

@@ -38,8 +38,8 @@ def item(i: int, generated: np.ndarray, reference: np.ndarray) -> EvalItem:
     return EvalItem(f"it{i}", "en", Clip(codes=generated, codes_fps=FPS), Clip(codes=reference, codes_fps=FPS))
 
 
-CALM = dict(yaw_amp_deg=3.0, freq_hz=0.3, smile=0.1, blinks=4, gaze_deg=0.0)
-LIVELY = dict(yaw_amp_deg=15.0, freq_hz=1.2, smile=0.6, blinks=12, gaze_deg=8.0)
+CALM = {"yaw_amp_deg": 3.0, "freq_hz": 0.3, "smile": 0.1, "blinks": 4, "gaze_deg": 0.0}
+LIVELY = {"yaw_amp_deg": 15.0, "freq_hz": 1.2, "smile": 0.6, "blinks": 12, "gaze_deg": 8.0}
 
 
 def set_distance(name: str, pairs, **options) -> float:

@@ -98,8 +98,8 @@ def _details(summaries: list[dict]) -> list[str]:
 
 def render_report(summaries: list[dict]) -> str:
     testsets = sorted({s.get("testset", "") for s in summaries})
-    lines = ["# Evaluation report", "", f"Test set: {', '.join(testsets)}; systems: "
-             f"{', '.join(_row_name(s) for s in summaries)}.", ""]
+    lines = ["# Evaluation report", "", (f"Test set: {', '.join(testsets)}; systems: "
+             f"{', '.join(_row_name(s) for s in summaries)}."), ""]
     for title, columns in TABLES:
         lines += [f"## {title}", "", *_table(summaries, columns), ""]
     lines += _motion(summaries) + _details(summaries)
