@@ -107,8 +107,9 @@ def test_motion_statistics_known_answers():
     assert stats["gaze_pitch_bias_deg"] == pytest.approx(4.0, abs=0.05)
     # mean angular speed of yaw A·sin(ωt) (pitch adds a little): ≥ 2πfA·(2/π) = 4fA
     assert stats["head_speed_deg_s"] == pytest.approx(4 * 0.5 * 10.0, rel=0.15)
-    still = motion_stats(np.zeros((50, 61)), FPS)
-    assert still["head_amp_deg"] == 0.0 and still["blink_per_min"] == 0.0 and still["head_speed_deg_s"] == 0.0
+    still = motion_stats(np.full((50, 61), 0.1), FPS)
+    assert still["head_amp_deg"] == pytest.approx(0.0, abs=1e-9) and still["blink_per_min"] == 0.0
+    assert still["head_speed_deg_s"] == 0.0 and still["head_freq_hz"] == 0.0
 
 
 def test_blink_hysteresis_and_frequency_helpers():

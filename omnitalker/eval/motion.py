@@ -25,10 +25,10 @@ def dominant_frequency(signal: np.ndarray, fps: float) -> float:
         return float("nan")
     t = np.arange(x.shape[0])
     x = x - np.polyval(np.polyfit(t, x, 1), t)
+    if np.abs(x).max() < 1e-9:  # no oscillation at all (a still head): no dominant frequency
+        return 0.0
     power = np.abs(np.fft.rfft(x * np.hanning(x.shape[0]))) ** 2  # (T//2+1,)
     freqs = np.fft.rfftfreq(x.shape[0], d=1.0 / fps)
-    if power[1:].max() <= 0:
-        return 0.0
     return float(freqs[1 + int(np.argmax(power[1:]))])
 
 
