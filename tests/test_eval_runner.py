@@ -278,3 +278,18 @@ def test_mean_motion_is_rendered_when_a_renderer_is_given(tiny_set, tmp_path):
     generated = evaluation.eval_item(items[0]).generated
     assert generated.frames.shape == (100, 128, 128, 3) and generated.fps == 25.0
     np.testing.assert_allclose(generated.codes, np.repeat(evaluation.mean_code()[None], 100, 0))
+
+
+def test_an_unreadable_output_fails_its_item_only(tiny_set, tmp_path):
+    manifest, peer = tiny_set
+    items = load_testset(manifest)
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    for name in ("item0.mp4", "item0.npz"):
+        (outputs / name).write_bytes((peer / name).read_bytes())
+    (outputs / "item1.mp4").write_bytes(b"not a video")
+    options = RunOptions(system="generated", metrics={"pfid": {"codes": "dit"}}, generated_dir=str(outputs),
+                         progress=False, plots=False)
+    summary = Evaluation(items, tmp_path / "run", options, str(manifest)).run()
+    assert list(summary["failed_items"]) == ["item1"] and summary["metrics"]["pfid"]["measured"] == 1
+    assert "(item item1)" in (tmp_path / "run" / "report.md").read_text()

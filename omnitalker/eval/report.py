@@ -87,6 +87,9 @@ def _details(summaries: list[dict]) -> list[str]:
             first = f"{len(errors)} ({next(iter(errors.values()))})" if errors else "0"
             lines.append(f"| {_row_name(s)} | {name} | {info} | {m.get('measured', 0)}/{s.get('items', '?')} | "
                          f"{first.replace('|', '/')} |")
+    for s in summaries:
+        for item_id, reason in s.get("failed_items", {}).items():  # not generated / not loadable: no metric ran
+            lines.append(f"| {_row_name(s)} | (item {item_id}) | {reason.replace('|', '/')} | 0 | all |")
     speed = [(s, s.get("speed")) for s in summaries if s.get("speed")]
     if speed:
         lines += ["", "## Speed (through the real pipeline; frames / seconds summed over items)", "",

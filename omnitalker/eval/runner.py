@@ -319,11 +319,19 @@ class Evaluation:
                     self.metrics[name] = load_metric(name, self.options.metrics[name], self.options.modules)
         errors: dict[str, dict[str, str]] = {name: {} for name in self.metrics}
         per_item: dict[str, dict[str, Measurement]] = {}
+        failed: dict[str, str] = {}
         for item in tqdm(self.items, desc=f"evaluate {self.options.system}", unit="item",
                          disable=not self.options.progress):
-            per_item[item.id] = self._measure_item(item, errors)
+            try:
+                per_item[item.id] = self._measure_item(item, errors)
+            except (MetricError, EvalRunError):
+                raise
+            except Exception as exc:  # noqa: BLE001  one item's bad input or failed generation must not end the run
+                failed[item.id] = f"{type(exc).__name__}: {exc}"
+                per_item[item.id] = {}
+                log.warning("item %s: %s", item.id, failed[item.id])
         summary = {"testset": self.testset, "system": self.options.system, "items": len(self.items),
-                   "metrics": {}, "speed": speed_summary(self.out, self.items)}
+                   "failed_items": failed, "metrics": {}, "speed": speed_summary(self.out, self.items)}
         for name, metric in self.metrics.items():
             ms = [per_item[i.id][name] for i in self.items if name in per_item[i.id]]
             values = metric.aggregate(ms) if ms else {}
