@@ -46,7 +46,8 @@ def main(argv: list[str]) -> None:
     seconds, stride = float(args.get("seconds", 8)), int(args.get("stride", 3))
     out.mkdir(parents=True, exist_ok=True)
     feats = {"E-FID": lambda c: np.concatenate([c[:, EXPRESSION_SLICE], c[:, EYE_SLICE]], 1),
-             "P-FID": lambda c: c[:, POSE_SLICE]}
+             "P-FID": lambda c: c[:, POSE_SLICE],
+             "P-FID (pose=rotation)": lambda c: c[:, POSE_SLICE][:, :3]}
     halves = {}
     for name in CLIPS:
         codes, _ = codes_of(name, media, out, seconds, stride)
