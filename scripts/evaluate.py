@@ -52,7 +52,8 @@ def run(cfg: DictConfig) -> str:
         raise ValueError("system=generate needs dit=... and renderer=... (or give generated=DIR or a baseline "
                          "system=ground_truth|copy_reference|mean_motion)")
     items = load_testset(cfg.testset)[: cfg.limit or None]
-    metrics = {k: dict(v or {}) for k, v in OmegaConf.to_container(cfg.metrics).items()}
+    options_of = OmegaConf.to_container(cfg.metrics) or {}
+    metrics = {name: dict(options_of.get(name) or {}) for name in cfg.use}
     options = RunOptions(system=system, metrics=metrics, generated_dir=cfg.generated, max_side=cfg.max_side,
                          modules=dict(cfg.metric_modules), progress=cfg.progress, plots=cfg.plots,
                          renderer=cfg.renderer if system == "mean_motion" else None,
