@@ -51,29 +51,35 @@ class DiTGenerator:
     def generate(
         self,
         reference_mel: torch.Tensor,
-        reference_codes: torch.Tensor,
+        reference_codes: torch.Tensor | None,
         reference_text: str,
         texts: list[str],
         generated_frames: list[int],
         seed: int = 0,
     ) -> list[Generated]:
         """``reference_mel`` (n_ref, 100), ``reference_codes`` (n_ref, 61) raw codes at the mel rate; one output per
-        text, ``generated_frames[i]`` frames long."""
-        if reference_mel.dim() != 2 or reference_codes.shape != (reference_mel.shape[0], self.model.cfg.code_dim):
+        text, ``generated_frames[i]`` frames long. ``reference_codes=None`` drops the visual condition (audio-only
+        reference, the paper's Table 1 setting): the visual context is left in the null form the guidance branches
+        feed for a dropped condition, so no branch sees a reference face."""
+        n_ref = reference_mel.shape[0]
+        codes_shape = (n_ref, self.model.cfg.code_dim) if reference_codes is None else reference_codes.shape
+        if reference_mel.dim() != 2 or codes_shape != (n_ref, self.model.cfg.code_dim):
             raise ValueError(
                 f"reference mel (n, {self.model.cfg.mel_dim}) and codes (n, {self.model.cfg.code_dim}) must share n, "
-                f"got {tuple(reference_mel.shape)} and {tuple(reference_codes.shape)}"
+                f"got {tuple(reference_mel.shape)} and {tuple(codes_shape)}"
             )
         if len(texts) != len(generated_frames) or not texts:
             raise ValueError("give one generated length per text (and at least one text)")
         if min(generated_frames) < 1:
             raise ValueError(f"every text needs at least one generated frame, got {generated_frames}")
-        n_ref = reference_mel.shape[0]
         ids = [self.encode(reference_text, t) for t in texts]
         b, total = len(texts), [n_ref + g for g in generated_frames]
         n = max(total)
         ref_mel = reference_mel.to(self.device, torch.float32)  # (n_ref, 100)
-        ref_codes = self.normalizer.normalize(reference_codes.to(self.device, torch.float32))  # (n_ref, 61)
+        if reference_codes is None:  # zeros in normalised space = what the model sees for a dropped visual condition
+            ref_codes = torch.zeros(n_ref, self.model.cfg.code_dim, device=self.device)  # (n_ref, 61)
+        else:
+            ref_codes = self.normalizer.normalize(reference_codes.to(self.device, torch.float32))  # (n_ref, 61)
         context_audio = torch.zeros(b, n, ref_mel.shape[1], device=self.device)  # (b, n, 100)
         context_visual = torch.zeros(b, n, ref_codes.shape[1], device=self.device)  # (b, n, 61)
         context_audio[:, :n_ref] = ref_mel

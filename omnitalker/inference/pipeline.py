@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class PipelineConfig:
     dit_checkpoint: str
-    renderer: str  # directory written by scripts/train_renderer.py
+    renderer: str | None  # directory written by scripts/train_renderer.py (None: audio only, see speak())
     vocoder: str = "vocos"  # vocos | griffin_lim (explicit CPU fallback, never chosen silently)
     vocoder_path: str | None = None  # local Vocos directory (config.yaml + pytorch_model.bin)
     device: str = "auto"
@@ -111,10 +111,11 @@ class OmniTalkerPipeline:
         sampler = SamplerConfig.from_dict({**loaded.meta.get("sampler", {}), **dict(cfg.sampler)})
         self.generator = DiTGenerator(loaded, sampler, self.device)
         self.dit_face_model = loaded.face_model  # face model that fitted the DiT's training codes (None: unknown)
-        self.renderer = load_renderer(cfg.renderer, self.device)
-        from omnitalker.face.fingerprint import face_model_id
+        self.renderer = load_renderer(cfg.renderer, self.device) if cfg.renderer else None
+        if self.renderer is not None:
+            from omnitalker.face.fingerprint import face_model_id
 
-        self._check_face_model(face_model_id(self.renderer.face_model), f"the renderer {cfg.renderer}")
+            self._check_face_model(face_model_id(self.renderer.face_model), f"the renderer {cfg.renderer}")
         if cfg.vocoder not in ("vocos", "griffin_lim"):
             raise ValueError(f"vocoder must be 'vocos' or 'griffin_lim', got {cfg.vocoder!r}")
         self.vocoder = load_vocoder(cfg.vocoder, cfg.vocoder_path, self.device)
@@ -212,6 +213,8 @@ class OmniTalkerPipeline:
     ) -> InferenceResult:
         timings: dict[str, float] = {}
         tic = time.perf_counter()
+        if self.renderer is None:
+            raise InferenceInputError("no renderer loaded (renderer=None): give a renderer directory to make video")
         if not isinstance(text, str) or not text.strip():
             raise TextInputError("the text to speak is empty")
         ref = reference if isinstance(reference, ReferenceAnalysis) else self.analyse_reference(reference, ref_text,
@@ -265,3 +268,36 @@ class OmniTalkerPipeline:
         estimated = sum(p.new_frames for p in plans) / MEL_FPS
         return InferenceResult(Path(out), num_video / self.cfg.fps, estimated, chunks, timings,
                                Path(wav_out) if wav_out else None, Path(codes_out) if codes_out else None)
+
+    def speak(self, text: str, reference_audio: str | Path, ref_text: str, out_wav: str | Path,
+              speed: float = 1.0) -> tuple[float, dict[str, float]]:
+        """Audio only (the paper's Table 1 on Seed-TTS): reference speech without a face, the visual condition
+        dropped. Writes ``out_wav`` (24 kHz, audio mark applied as in :meth:`generate`); returns (seconds of speech,
+        timings per stage)."""
+        import soundfile as sf
+
+        from omnitalker.inference.media import decode_audio
+
+        timings: dict[str, float] = {}
+        tic = time.perf_counter()
+        if not isinstance(text, str) or not text.strip():
+            raise TextInputError("the text to speak is empty")
+        if not ref_text or not ref_text.strip():
+            raise InferenceInputError(f"audio-only reference {reference_audio} needs its transcript (ref_text)")
+        audio, _ = decode_audio(reference_audio)
+        audio = audio[: round(self.cfg.max_reference_seconds * SAMPLE_RATE)]
+        mel = log_mel(torch.from_numpy(audio).float()[None])[0]  # (n_ref, 100)
+        timings["reference"] = time.perf_counter() - tic
+        tic = time.perf_counter()
+        plan = plan_duration(ref_text, text, mel.shape[0], speed=speed)
+        generated = self.generator.generate(mel, None, ref_text, [text], [plan.new_frames], seed=self.cfg.seed)
+        timings["dit"] = time.perf_counter() - tic
+        tic = time.perf_counter()
+        wave = self.vocoder.decode(generated[0].mel[None].to(self.device))[0].float().cpu().numpy()
+        timings["vocoder"] = time.perf_counter() - tic
+        wave = mark_audio(wave, self.cfg.safety)
+        out_wav = Path(out_wav)
+        tmp = out_wav.with_name(out_wav.name + ".part.wav")
+        sf.write(tmp, wave, SAMPLE_RATE)
+        tmp.replace(out_wav)
+        return len(wave) / SAMPLE_RATE, timings
