@@ -111,3 +111,20 @@ def test_unusable_identity_images_are_refused(name, match):
             image[20:84, 20:84] = small
     with pytest.raises(FaceImageError, match=match):
         MeshRenderer(image, max_side=720)
+
+
+def test_retarget_adds_the_drivers_motion_to_the_portraits_own_code():
+    from omnitalker.meshrender.retarget import retarget_codes
+
+    rng = np.random.default_rng(0)
+    driving = rng.uniform(0.0, 0.5, size=(5, 61)).astype(np.float32)
+    source = rng.uniform(0.0, 0.5, size=61).astype(np.float32)
+    out = retarget_codes(driving, source)
+    np.testing.assert_allclose(out[0], source, atol=1e-6)  # the anchor frame is the portrait itself
+    np.testing.assert_allclose(out[3, POSE_SLICE] - out[1, POSE_SLICE], driving[3, POSE_SLICE] - driving[1, POSE_SLICE],
+                               atol=1e-6)
+    absolute = retarget_codes(driving, source, expression="absolute")
+    np.testing.assert_allclose(absolute[:, JAW], driving[:, JAW])
+    assert retarget_codes(driving * 4, source)[:, :51].max() <= 1.0  # blendshapes stay in [0, 1]
+    with pytest.raises(ValueError, match="anchor"):
+        retarget_codes(driving, source, anchor=9)
