@@ -204,3 +204,28 @@ def test_hydra_configs_compose(config_name, experiment):
     else:
         arch = VocosArchitecture.from_dict(model["arch"])
         assert arch.dim == (64 if experiment else 512)
+
+
+def test_training_pairs_are_seeded_by_seed_epoch_index(corpus):
+    """Train-mode pairs are a function of (seed, epoch, index): two datasets agree, epochs and seeds differ."""
+
+    def dataset(seed: int = 3) -> RendererPairDataset:
+        return RendererPairDataset(
+            corpus, split="train", val_fraction=0.0, input_size=32, output_size=SIZE, pairs_per_clip=4, seed=seed
+        )
+
+    a, b = dataset(), dataset()
+    assert a.train and len(a) == 16
+
+    def codes(ds, key) -> torch.Tensor:
+        item = ds[key]
+        return torch.stack([item["source_codes"][24], item["driving_codes"][24]])  # jawOpen = frame index
+
+    for key in (0, (5, 0), (9, 4)):
+        item_a, item_b = a[key], b[key]
+        assert all(torch.equal(item_a[k], item_b[k]) for k in item_a)
+    draws = lambda ds, epoch: torch.stack([codes(ds, (i, epoch)) for i in range(len(ds))])  # (N, 2)
+    assert not torch.equal(draws(a, 0), draws(a, 1)), "a new epoch must draw new pairs"
+    assert not torch.equal(draws(a, 0), draws(dataset(seed=4), 0)), "the seed must matter"
+    a.set_epoch(2)
+    assert torch.equal(codes(a, 3), codes(b, (3, 2)))

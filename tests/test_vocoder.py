@@ -202,3 +202,42 @@ def test_vocoder_module_one_gan_step_and_export(tmp_path):
     with torch.no_grad():
         expected = module(log_mel(audio)[:, :-1])
     torch.testing.assert_close(load_vocoder("vocos", tmp_path).decode(log_mel(audio)[:, :-1]), expected)
+
+
+def test_training_segments_are_seeded_by_seed_epoch_index(tmp_path):
+    """Train-mode offsets and gains are a function of (seed, epoch, index): two datasets (or loaders) agree, each
+    epoch draws anew, and the loader's keys carry the epoch (persistent workers see it too)."""
+    import numpy as np
+    import soundfile as sf
+    from omegaconf import OmegaConf
+
+    from omnitalker.training.run_utils import train_val_loaders
+    from omnitalker.vocoder.data import AudioSegmentDataset
+
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        sf.write(tmp_path / f"{i}.wav", (0.3 * rng.standard_normal(SAMPLE_RATE)).astype(np.float32), SAMPLE_RATE)
+
+    def dataset(seed: int = 7) -> AudioSegmentDataset:
+        return AudioSegmentDataset(wav_dirs=[tmp_path], segment_samples=1024, split="train", val_fraction=0.0, seed=seed)
+
+    a, b = dataset(), dataset()
+    assert len(a) == 3  # a tiny set holds out its last item
+    for key in (0, (1, 0), (2, 3)):
+        assert torch.equal(a[key], b[key])
+    assert torch.equal(a[1], a[(1, 0)])  # plain keys use the dataset's epoch (0)
+    assert not torch.equal(a[(1, 0)], a[(1, 1)]), "a new epoch must draw a new segment"
+    assert not torch.equal(a[(1, 0)], dataset(seed=8)[(1, 0)]), "the seed must matter"
+    a.set_epoch(1)
+    assert torch.equal(a[1], b[(1, 1)])
+
+    data = OmegaConf.create({"batch_size": 2, "val_batch_size": 2, "num_workers": 0})
+    loader_a, _ = train_val_loaders(dataset(), dataset(), data)
+    loader_b, _ = train_val_loaders(dataset(), dataset(), data)
+    for epoch in (0, 1):
+        loader_a.sampler.set_epoch(epoch)
+        loader_b.sampler.set_epoch(epoch)
+        keys = list(loader_a.sampler)
+        assert sorted(k[0] for k in keys) == [0, 1, 2] and {k[1] for k in keys} == {epoch}
+        for x, y in zip(loader_a, loader_b):
+            assert torch.equal(x, y)
