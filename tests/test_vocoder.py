@@ -241,3 +241,36 @@ def test_training_segments_are_seeded_by_seed_epoch_index(tmp_path):
         assert sorted(k[0] for k in keys) == [0, 1, 2] and {k[1] for k in keys} == {epoch}
         for x, y in zip(loader_a, loader_b):
             assert torch.equal(x, y)
+
+
+def test_vocoder_resume_keeps_the_generator_step_count(tmp_path):
+    """pretrain_mel_steps=2, max_steps=6 (D and G steps both count): 2 G-only batches, then 2 D+G batches = 4 G and
+    2 D steps. Resuming from the checkpoint after the mel-only phase must end at the same counts (the renderer's
+    test also covers checkpoints without the stored counter)."""
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    from omnitalker.training.vocoder_module import VocoderModule
+
+    def module() -> VocoderModule:
+        torch.manual_seed(0)
+        return VocoderModule(
+            arch={"dim": 16, "intermediate_dim": 32, "num_layers": 1}, total_steps=6, mpd_periods=(2,),
+            pretrain_mel_steps=2, num_val_audio_logged=0,
+        )
+
+    def fit(m: VocoderModule, max_steps: int, ckpt_path=None) -> L.Trainer:
+        trainer = L.Trainer(
+            max_steps=max_steps, accelerator="cpu", logger=False, enable_checkpointing=False,
+            enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+        )
+        trainer.fit(m, DataLoader(list(_speechlike(2048 / SAMPLE_RATE)), batch_size=1), ckpt_path=ckpt_path)
+        return trainer
+
+    first = fit(module(), 2)
+    ckpt = tmp_path / "mid.ckpt"
+    first.save_checkpoint(ckpt)
+    resumed_module = module()
+    resumed = fit(resumed_module, 6, ckpt_path=ckpt)
+    steps = [max(int(s["step"]) for s in opt.state.values()) for opt in resumed.optimizers]  # (D, G)
+    assert resumed.global_step == 6 and steps == [2, 4] and resumed_module._g_steps == 4
