@@ -22,11 +22,11 @@ from hydra import compose, initialize_config_dir
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from train_renderer import build_loaders  # noqa: E402  (the trainer's own loader construction)
+from train_renderer import build_loaders  # the trainer's own loader construction
 
-from omnitalker.render import load_renderer  # noqa: E402
-from omnitalker.render.config import RendererConfig  # noqa: E402
-from omnitalker.render.data import resize_frames  # noqa: E402
+from omnitalker.render import load_renderer
+from omnitalker.render.config import RendererConfig
+from omnitalker.render.data import resize_frames
 
 
 @torch.no_grad()

@@ -54,7 +54,7 @@ def reencode(src: Path, dst: Path, side: int, crf: float, audio_kbps: int) -> No
 
 def measure_clip(clip: Path, seconds: float, settings: Sequence[tuple[int, float, int]], work: Path) -> dict:
     fps = probe_media(clip).fps
-    frames, fps = decode_video(clip, max_frames=int(round(seconds * fps)))  # (T, H, W, 3) uint8
+    frames, fps = decode_video(clip, max_frames=round(seconds * fps))  # (T, H, W, 3) uint8
     audio = decode_audio(clip)[0][: int(seconds * SAMPLE_RATE)]  # (samples,) 24 kHz mono
     config = SafetyConfig()
     watermark_only = embed_video_watermark(frames, resolve_key(None), strength=config.video_strength)

@@ -69,7 +69,7 @@ def test_finetune_script_runs(pretrained, new_corpus, tmp_path):
     args = overrides(new_corpus, out, 2) + [f"init_from={pretrained}"]
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "finetune.py"), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     last = out / "checkpoints" / "last.ckpt"
