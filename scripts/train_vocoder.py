@@ -24,6 +24,7 @@ def build_loaders(cfg: DictConfig) -> tuple[DataLoader, DataLoader]:
         "segment_samples": d.segment_samples,
         "val_fraction": d.val_fraction,
         "gain_db": tuple(d.gain_db),
+        "seed": cfg.seed,
     }
     train = AudioSegmentDataset(split="train", **common)
     val = AudioSegmentDataset(split="val", max_items=d.get("max_val_items"), **common)

@@ -22,6 +22,8 @@ from omnitalker.face.video import read_frames
 
 MEDIA = SHARED / "media"
 TALKING = MEDIA / "video" / "mimictalk_Trump_10s.mp4"
+# not among the videos the shipped face model was built from (FaceModel.default().build_info["sources"])
+UNSEEN_TALKING = MEDIA / "hard" / "vexpress_RD_Radio10_0_clip_0.mp4"
 NO_FACE = MEDIA / "hard" / "mmaudio_F8Zt3mYlOqU_000094.mp4"
 TWO_PEOPLE = MEDIA / "hard" / "facerec_two_people.jpg"
 
@@ -62,11 +64,16 @@ def test_landmarks_on_real_clip():
 
 
 def test_extract_codes_on_short_real_clip(tmp_path):
-    clip = write_video(tmp_path / "talk.mp4", read_frames(TALKING, max_side=256, max_frames=16))
+    """Out of sample: a real talking clip that did not build the face model is fitted to within 1 % of the
+    inter-ocular distance (measured 0.20 %; leave-one-out over the build videos: scripts/face_landmark_loo.py)."""
+    from omnitalker.face.face_model import FaceModel
+
+    assert UNSEEN_TALKING.name not in FaceModel.default().build_info["sources"]
+    clip = write_video(tmp_path / "talk.mp4", read_frames(UNSEEN_TALKING, max_side=256, max_frames=16))
     codes, fps, report = extract_codes(clip)
     assert codes.shape == (16, 61) and fps == pytest.approx(25.0)
     assert codes[:, :51].min() >= 0 and codes[:, :51].max() <= 1
-    assert report["fit_error_mean"] < 0.03  # < 3 % of the inter-ocular distance
+    assert report["fit_error_mean"] < 0.01  # < 1 % of the inter-ocular distance
     assert report["face_fraction"] == 1.0
     assert abs(np.degrees(codes[:, 51:54])).max() < 20  # near-frontal address to camera
 

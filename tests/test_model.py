@@ -78,13 +78,44 @@ def test_no_fusion_control_keeps_streams_apart():
     assert (vv - vv2).abs().max() > 1e-3
 
 
-def test_mm_attention_is_time_aligned_across_streams():
-    """Shared RoPE positions: shifting the visual stream in time changes the audio output (order matters)."""
-    model = make_tiny_model()
+def positional_attention_model(fusion: str) -> OmniTalkerDiT:
+    """A one-fusion-block model whose every query and key is the same constant vector, so attention scores depend only
+    on the RoPE positions: q_i . k_j = sum_f |u_f|^2 cos(theta_f (p_j - p_i)), maximal (by > 25 logits) exactly where
+    the positions are equal. The convolutional position embeddings are switched off, so a change of one input frame
+    reaches only that frame before attention. Token j of one stream then influences token i of the other stream only
+    where their RoPE positions coincide."""
+    from omnitalker.models.attention import QKV
+
+    model = make_tiny_model(fusion=fusion, fusion_depth=1, audio_depth=0, visual_depth=0)
+    with torch.no_grad():
+        for stream_in in (model.audio_in, model.visual_in):
+            stream_in.conv_pos.conv2.weight.zero_()  # mish(0) = 0: no cross-frame mixing before attention
+            stream_in.conv_pos.conv2.bias.zero_()
+        for qkv in (m for m in model.fusion_blocks.modules() if isinstance(m, QKV)):
+            for proj in (qkv.to_q, qkv.to_k):
+                proj.weight.zero_()
+                proj.bias.fill_(10.0)
+    return model
+
+
+@pytest.mark.parametrize("fusion", ["mm_attention", "cross_attention"])
+def test_mm_attention_is_time_aligned_across_streams(fusion):
+    """Frame i of audio and frame i of video share RoPE position i: with attention that only sees positions, changing
+    visual frame j changes the audio output at frame j and nowhere else (and vice versa). An offset between the
+    streams' positions would move the response to another frame."""
+    model = positional_attention_model(fusion)
     mel, codes, text, _ = random_batch(b=1, n=24, seed=3)
-    va, _ = run(model, mel, codes, text)
-    va_shift, _ = run(model, mel, codes.roll(5, dims=1), text)
-    assert (va - va_shift).abs().max() > 1e-3
+    va, vv = run(model, mel, codes, text)
+    for j in (0, 9, 23):
+        codes_j, mel_j = codes.clone(), mel.clone()
+        codes_j[0, j] += 3.0 * torch.randn(codes.shape[-1])
+        mel_j[0, j] += 3.0 * torch.randn(mel.shape[-1])
+        audio_change = (run(model, mel, codes_j, text)[0] - va).abs().amax(-1)[0]  # (n,)
+        visual_change = (run(model, mel_j, codes, text)[1] - vv).abs().amax(-1)[0]  # (n,)
+        for change in (audio_change, visual_change):
+            assert change[j] > 1e-3, f"{fusion}: frame {j} of one stream did not reach frame {j} of the other"
+            others = torch.cat([change[:j], change[j + 1 :]])
+            assert others.max() < 1e-4 * change[j], f"{fusion}: frame {j} reached frames {others.nonzero().flatten()}"
 
 
 def test_dropped_condition_is_its_null_form_per_sample():

@@ -114,22 +114,25 @@ def test_data_errors(corpus, tmp_path):
     assert decode_video(encode_mp4(clip_frames(1))).shape == (FRAMES, SIZE, SIZE, 3)
 
 
+TINY_RENDERER = {
+    "input_size": 32,
+    "output_size": SIZE,
+    "appearance": {
+        "block_expansion": 8,
+        "max_features": 32,
+        "reshape_channel": 8,
+        "reshape_depth": 4,
+        "num_resblocks": 1,
+    },
+    "motion": {"block_expansion": 8, "max_features": 32, "num_blocks": 1, "compress": 2, "mask_kernel_size": 3},
+    "generator": {"features": 32, "num_resblocks": 1, "min_features": 16, "spectral_norm": False},
+}
+
+
 def test_module_trains_with_gan_and_exports(corpus, tmp_path):
     torch.manual_seed(0)
     module = RendererModule(
-        renderer={
-            "input_size": 32,
-            "output_size": SIZE,
-            "appearance": {
-                "block_expansion": 8,
-                "max_features": 32,
-                "reshape_channel": 8,
-                "reshape_depth": 4,
-                "num_resblocks": 1,
-            },
-            "motion": {"block_expansion": 8, "max_features": 32, "num_blocks": 1, "compress": 2, "mask_kernel_size": 3},
-            "generator": {"features": 32, "num_resblocks": 1, "min_features": 16, "spectral_norm": False},
-        },
+        renderer=TINY_RENDERER,
         loss={"allow_random_vgg": True, "vgg_scales": [1.0], "mouth_crop_size": 16, "gan_start_step": 0},
         discriminator={"num_scales": 2, "channels": 8, "num_layers": 3, "max_channels": 32},
         face_model=tiny_face_model(),
@@ -204,3 +207,74 @@ def test_hydra_configs_compose(config_name, experiment):
     else:
         arch = VocosArchitecture.from_dict(model["arch"])
         assert arch.dim == (64 if experiment else 512)
+
+
+def test_training_pairs_are_seeded_by_seed_epoch_index(corpus):
+    """Train-mode pairs are a function of (seed, epoch, index): two datasets agree, epochs and seeds differ."""
+
+    def dataset(seed: int = 3) -> RendererPairDataset:
+        return RendererPairDataset(
+            corpus, split="train", val_fraction=0.0, input_size=32, output_size=SIZE, pairs_per_clip=4, seed=seed
+        )
+
+    a, b = dataset(), dataset()
+    assert a.train and len(a) == 16
+
+    def codes(ds, key) -> torch.Tensor:
+        item = ds[key]
+        return torch.stack([item["source_codes"][24], item["driving_codes"][24]])  # jawOpen = frame index
+
+    for key in (0, (5, 0), (9, 4)):
+        item_a, item_b = a[key], b[key]
+        assert all(torch.equal(item_a[k], item_b[k]) for k in item_a)
+    draws = lambda ds, epoch: torch.stack([codes(ds, (i, epoch)) for i in range(len(ds))])  # (N, 2)
+    assert not torch.equal(draws(a, 0), draws(a, 1)), "a new epoch must draw new pairs"
+    assert not torch.equal(draws(a, 0), draws(dataset(seed=4), 0)), "the seed must matter"
+    a.set_epoch(2)
+    assert torch.equal(codes(a, 3), codes(b, (3, 2)))
+
+
+def _tiny_module(gan_start_step: int) -> RendererModule:
+    torch.manual_seed(0)
+    return RendererModule(
+        renderer=TINY_RENDERER,
+        loss={"allow_random_vgg": True, "vgg_scales": [1.0], "vgg_num_layers": 2, "mouth_crop_size": 16,
+              "gan_start_step": gan_start_step},
+        discriminator={"num_scales": 1, "channels": 8, "num_layers": 2, "max_channels": 16},
+        face_model=tiny_face_model(),
+    )
+
+
+def _fit(module: RendererModule, loader: DataLoader, max_steps: int, ckpt_path=None) -> L.Trainer:
+    trainer = L.Trainer(
+        max_steps=max_steps, accelerator="cpu", logger=False, limit_val_batches=0, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+    )
+    trainer.fit(module, loader, ckpt_path=ckpt_path)
+    return trainer
+
+
+def _optimizer_steps(trainer: L.Trainer) -> list[int]:
+    """Steps each optimiser (G, D) has taken, from Adam's per-parameter step counters (restored on resume)."""
+    return [max((int(st["step"]) for st in opt.state.values()), default=0) for opt in trainer.optimizers]
+
+
+@pytest.mark.parametrize("stop_at, drop_counter", [(5, False), (5, True)])
+def test_resume_keeps_the_generator_step_count(corpus, tmp_path, stop_at, drop_counter):
+    """gan_start_step=3, max_steps=7 (G and D steps both count): 3 G-only batches, then 2 G+D batches = 5 G and
+    2 D steps. Resuming from a checkpoint taken after ``stop_at`` optimiser steps must end at the same counts, also
+    from a checkpoint written before the generator-step counter was stored (``drop_counter``)."""
+    ds = RendererPairDataset(corpus, split="all", input_size=32, output_size=SIZE, pairs_per_clip=2)
+    loader = DataLoader(ds, batch_size=2)
+    first = _fit(_tiny_module(3), loader, stop_at)
+    ckpt = tmp_path / "mid.ckpt"
+    first.save_checkpoint(ckpt)
+    if drop_counter:
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        assert state.pop("generator_steps") == 4
+        torch.save(state, ckpt)
+    module = _tiny_module(3)
+    resumed = _fit(module, loader, 7, ckpt_path=ckpt)
+    assert resumed.global_step == 7
+    assert _optimizer_steps(resumed) == [5, 2]
+    assert module._g_steps == 5

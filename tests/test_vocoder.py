@@ -202,3 +202,75 @@ def test_vocoder_module_one_gan_step_and_export(tmp_path):
     with torch.no_grad():
         expected = module(log_mel(audio)[:, :-1])
     torch.testing.assert_close(load_vocoder("vocos", tmp_path).decode(log_mel(audio)[:, :-1]), expected)
+
+
+def test_training_segments_are_seeded_by_seed_epoch_index(tmp_path):
+    """Train-mode offsets and gains are a function of (seed, epoch, index): two datasets (or loaders) agree, each
+    epoch draws anew, and the loader's keys carry the epoch (persistent workers see it too)."""
+    import numpy as np
+    import soundfile as sf
+    from omegaconf import OmegaConf
+
+    from omnitalker.training.run_utils import train_val_loaders
+    from omnitalker.vocoder.data import AudioSegmentDataset
+
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        sf.write(tmp_path / f"{i}.wav", (0.3 * rng.standard_normal(SAMPLE_RATE)).astype(np.float32), SAMPLE_RATE)
+
+    def dataset(seed: int = 7) -> AudioSegmentDataset:
+        return AudioSegmentDataset(wav_dirs=[tmp_path], segment_samples=1024, split="train", val_fraction=0.0, seed=seed)
+
+    a, b = dataset(), dataset()
+    assert len(a) == 3  # a tiny set holds out its last item
+    for key in (0, (1, 0), (2, 3)):
+        assert torch.equal(a[key], b[key])
+    assert torch.equal(a[1], a[(1, 0)])  # plain keys use the dataset's epoch (0)
+    assert not torch.equal(a[(1, 0)], a[(1, 1)]), "a new epoch must draw a new segment"
+    assert not torch.equal(a[(1, 0)], dataset(seed=8)[(1, 0)]), "the seed must matter"
+    a.set_epoch(1)
+    assert torch.equal(a[1], b[(1, 1)])
+
+    data = OmegaConf.create({"batch_size": 2, "val_batch_size": 2, "num_workers": 0})
+    loader_a, _ = train_val_loaders(dataset(), dataset(), data)
+    loader_b, _ = train_val_loaders(dataset(), dataset(), data)
+    for epoch in (0, 1):
+        loader_a.sampler.set_epoch(epoch)
+        loader_b.sampler.set_epoch(epoch)
+        keys = list(loader_a.sampler)
+        assert sorted(k[0] for k in keys) == [0, 1, 2] and {k[1] for k in keys} == {epoch}
+        for x, y in zip(loader_a, loader_b):
+            assert torch.equal(x, y)
+
+
+def test_vocoder_resume_keeps_the_generator_step_count(tmp_path):
+    """pretrain_mel_steps=2, max_steps=6 (D and G steps both count): 2 G-only batches, then 2 D+G batches = 4 G and
+    2 D steps. Resuming from the checkpoint after the mel-only phase must end at the same counts (the renderer's
+    test also covers checkpoints without the stored counter)."""
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    from omnitalker.training.vocoder_module import VocoderModule
+
+    def module() -> VocoderModule:
+        torch.manual_seed(0)
+        return VocoderModule(
+            arch={"dim": 16, "intermediate_dim": 32, "num_layers": 1}, total_steps=6, mpd_periods=(2,),
+            pretrain_mel_steps=2, num_val_audio_logged=0,
+        )
+
+    def fit(m: VocoderModule, max_steps: int, ckpt_path=None) -> L.Trainer:
+        trainer = L.Trainer(
+            max_steps=max_steps, accelerator="cpu", logger=False, enable_checkpointing=False,
+            enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+        )
+        trainer.fit(m, DataLoader(list(_speechlike(2048 / SAMPLE_RATE)), batch_size=1), ckpt_path=ckpt_path)
+        return trainer
+
+    first = fit(module(), 2)
+    ckpt = tmp_path / "mid.ckpt"
+    first.save_checkpoint(ckpt)
+    resumed_module = module()
+    resumed = fit(resumed_module, 6, ckpt_path=ckpt)
+    steps = [max(int(s["step"]) for s in opt.state.values()) for opt in resumed.optimizers]  # (D, G)
+    assert resumed.global_step == 6 and steps == [2, 4] and resumed_module._g_steps == 4

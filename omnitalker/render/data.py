@@ -4,6 +4,9 @@ Each clip stores its 512x512 face crop as mp4 bytes (``ClipRecord.video``) and i
 A pair is two frames of the same clip: the renderer must redraw the driving frame from the source frame's appearance
 and the driving frame's codes. Clips are split into train/val deterministically by a hash of their ``source_id``
 (no identity in both; the default) or ``clip_id``. Decoded clips are kept in a small per-worker LRU cache.
+Training pairs are drawn from ``(seed, epoch, index)`` (keys may be ``(index, epoch)``, see
+``omnitalker.data.epoch_sampler``), so a run is reproducible and each epoch draws new pairs; validation pairs
+depend on ``(seed, index)`` only.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from omnitalker.data.epoch_sampler import split_key
 from omnitalker.render.errors import RenderDataError
 
 
@@ -52,7 +56,8 @@ def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
 
 
 class RendererPairDataset(Dataset):
-    """``pairs_per_clip`` (source, driving) pairs per clip and epoch; validation pairs are fixed by a seed."""
+    """``pairs_per_clip`` (source, driving) pairs per clip and epoch; training pairs are a function of
+    ``(seed, epoch, index)``, validation pairs of ``(seed, index)``."""
 
     def __init__(
         self,
@@ -99,11 +104,16 @@ class RendererPairDataset(Dataset):
         self.pairs_per_clip = pairs_per_clip
         self.cache_clips = cache_clips
         self.seed = seed
+        self.epoch = 0
         self._reader = None
         self._cache: OrderedDict[int, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self.clips) * self.pairs_per_clip
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch used for plain integer keys (``(index, epoch)`` keys carry their own)."""
+        self.epoch = int(epoch)
 
     def _clip(self, row: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Frames (T, 3, out, out) uint8 at the output size and codes (T, 61) float32 of corpus row ``row``."""
@@ -130,10 +140,13 @@ class RendererPairDataset(Dataset):
                 self._cache.popitem(last=False)
         return entry
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        index, epoch = split_key(key, self.epoch)
+        if not 0 <= index < len(self):
+            raise IndexError(f"pair index {index} out of range for {len(self)} pairs")
         row = self.clips[index // self.pairs_per_clip]
         video, codes = self._clip(row)
-        rng = np.random.default_rng() if self.train else np.random.default_rng((self.seed, index))
+        rng = np.random.default_rng([self.seed, epoch, index] if self.train else [self.seed, index])
         src, drv = rng.choice(video.shape[0], size=2, replace=video.shape[0] < 2)
         frames = video[[src, drv]].float() / 255  # (2, 3, out, out)
         return {

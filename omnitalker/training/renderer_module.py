@@ -119,8 +119,27 @@ class RendererModule(L.LightningModule):
         return total, logs, out
 
     # -- training ------------------------------------------------------------------------------------------
+    def generator_steps_from_global(self, global_step: int) -> int:
+        """Generator steps behind Lightning's ``global_step`` (which counts G and D optimiser steps): one per batch
+        before ``gan_start_step``, then one G + one D step per batch. Only for checkpoints without the counter."""
+        if self.loss_cfg["gan"] <= 0:
+            return int(global_step)
+        start = int(self.loss_cfg["gan_start_step"])
+        return int(global_step) if global_step <= start else start + (int(global_step) - start) // 2
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["generator_steps"] = self._g_steps
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        steps = checkpoint.get("generator_steps")
+        self._g_steps = int(steps) if steps is not None else self.generator_steps_from_global(checkpoint["global_step"])
+        self._g_steps_restored = True
+
     def on_fit_start(self) -> None:
-        self._g_steps = int(self.global_step // 2)
+        # a resumed run continues the generator-step count of its checkpoint; a fresh fit starts from global_step 0
+        if not getattr(self, "_g_steps_restored", False):
+            self._g_steps = self.generator_steps_from_global(self.global_step)
+        self._g_steps_restored = False
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
 from omnitalker.checkpoint import CheckpointError
+from omnitalker.data.epoch_sampler import EpochShuffleSampler
 from omnitalker.training.checkpoint_io import AtomicCheckpointIO
 
 
@@ -89,13 +90,16 @@ def fit_and_export(cfg: DictConfig, model, train_loader, val_loader, val_key: st
 
 def train_val_loaders(train: Dataset, val: Dataset, data: DictConfig) -> tuple[DataLoader, DataLoader]:
     """Shuffled training loader (dropping a ragged last batch when there is more than one) and a held-out loader,
-    sized by the data config's batch_size / val_batch_size / num_workers."""
+    sized by the data config's batch_size / val_batch_size / num_workers. A training set with ``set_epoch`` and a
+    ``seed`` gets ``(index, epoch)`` keys in a ``(seed, epoch)``-seeded order (``EpochShuffleSampler``)."""
     workers = int(data.num_workers)
+    tagged = callable(getattr(train, "set_epoch", None)) and hasattr(train, "seed")
     return (
         DataLoader(
             train,
             batch_size=data.batch_size,
-            shuffle=True,
+            sampler=EpochShuffleSampler(len(train), seed=train.seed) if tagged else None,
+            shuffle=None if tagged else True,
             num_workers=workers,
             drop_last=len(train) > data.batch_size,
             persistent_workers=workers > 0,

@@ -82,9 +82,26 @@ class VocoderModule(L.LightningModule):
         audio_hat = self(mel[:, :-1])  # (B, segment) - drop the centre-padding frame so lengths match exactly
         return audio_hat, mel
 
+    def generator_steps_from_global(self, global_step: int) -> int:
+        """Generator steps behind Lightning's ``global_step`` (which counts G and D optimiser steps): one per batch
+        during the ``pretrain_mel_steps``, then one D + one G step per batch. Only for checkpoints without the
+        counter."""
+        start = int(self.hparams.pretrain_mel_steps)
+        return int(global_step) if global_step <= start else start + (int(global_step) - start) // 2
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["generator_steps"] = self._g_steps
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        steps = checkpoint.get("generator_steps")
+        self._g_steps = int(steps) if steps is not None else self.generator_steps_from_global(checkpoint["global_step"])
+        self._g_steps_restored = True
+
     def on_fit_start(self) -> None:
-        # generator steps taken so far (global_step counts the steps of both optimisers); right after a resume too
-        self._g_steps = int(self.global_step // 2)
+        # a resumed run continues the generator-step count of its checkpoint; a fresh fit starts from global_step 0
+        if not getattr(self, "_g_steps_restored", False):
+            self._g_steps = self.generator_steps_from_global(self.global_step)
+        self._g_steps_restored = False
 
     def _mel_coeff(self) -> float:
         if not self.hparams.decay_mel_coeff:

@@ -2,7 +2,9 @@
 
 Sources: ``CorpusReader`` roots (clips whose ``audio`` is stored; mel-only clips are left out via the index) and directories of
 ``.wav``/``.flac``/``.ogg`` files read with soundfile (resampled to 24 kHz, downmixed to mono). Items are split into
-train/validation deterministically by a hash of their name, so the split never changes between runs.
+train/validation deterministically by a hash of their name, so the split never changes between runs. Training
+offsets and gains are drawn from ``(seed, epoch, index)`` (keys may be ``(index, epoch)``, see
+``omnitalker.data.epoch_sampler``): reproducible, and new every epoch.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torchaudio
 from torch.utils.data import Dataset
 
 from omnitalker.constants import SAMPLE_RATE
+from omnitalker.data.epoch_sampler import split_key
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
@@ -60,7 +63,8 @@ def _collect_items(corpus_roots: Sequence[str], wav_dirs: Sequence[str]) -> list
 class AudioSegmentDataset(Dataset):
     """``segment_samples`` of 24 kHz mono audio per item, peak-normalised to a gain in ``gain_db`` (dBFS).
 
-    Training draws a random offset and gain per access; validation takes the centre segment at the mean gain.
+    Training draws an offset and gain from ``(seed, epoch, index)``; validation takes the centre segment at the mean
+    gain.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class AudioSegmentDataset(Dataset):
         val_fraction: float = 0.05,
         gain_db: tuple[float, float] = (-6.0, -1.0),
         max_items: int | None = None,
+        seed: int = 0,
     ) -> None:
         if split not in ("train", "val", "all"):
             raise AudioDataError(f"split must be 'train', 'val' or 'all', got {split!r}")
@@ -93,10 +98,16 @@ class AudioSegmentDataset(Dataset):
         self.train = split == "train"
         self.gain_db = gain_db
         self.corpus_roots = [str(r) for r in corpus_roots]
+        self.seed = seed
+        self.epoch = 0
         self._reader = None
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch used for plain integer keys (``(index, epoch)`` keys carry their own)."""
+        self.epoch = int(epoch)
 
     def _corpus_audio(self, item: _Item) -> np.ndarray:
         if self._reader is None:  # opened lazily: cheap to pickle into DataLoader workers
@@ -123,8 +134,11 @@ class AudioSegmentDataset(Dataset):
             return 0
         return int(rng.integers(0, total - need + 1)) if self.train else (total - need) // 2
 
-    def __getitem__(self, index: int) -> torch.Tensor:
-        rng = np.random.default_rng() if self.train else np.random.default_rng(index)
+    def __getitem__(self, key: int | tuple[int, int]) -> torch.Tensor:
+        index, epoch = split_key(key, self.epoch)
+        if not 0 <= index < len(self):
+            raise IndexError(f"segment index {index} out of range for {len(self)} items")
+        rng = np.random.default_rng([self.seed, epoch, index] if self.train else [index])
         item = self.items[index]
         if item.wav_path is not None:
             wav = self._file_segment(item, rng)
