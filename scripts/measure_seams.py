@@ -42,9 +42,10 @@ SENTENCES = (
 
 
 class ContinuationSampler:
-    """Stand-in for `FlowSampler` (same `sample` signature) that continues each prompt smoothly: generated frame s
-    (s = 1, 2, ...) is ``last + A * (sin(w s + phi) - sin(phi))`` per channel, with per-channel periods of 1-3 s,
-    amplitude ``amplitude`` (normalised units) and phases drawn from the row's seed. Used only to measure seams."""
+    """Stand-in for `FlowSampler` (same `sample` signature) that continues each prompt smoothly in position and
+    velocity: generated frame s (s = 1, 2, ...) is ``last + A * (sin(w s + phi) - sin(phi))`` per channel, with fixed
+    per-channel periods of 1-3 s, amplitude ``amplitude`` (normalised units), and ``cos(phi)`` matching the prompt's
+    last step (its sign of ``sin(phi)`` drawn from the row's seed). Used only to measure seams."""
 
     def __init__(self, amplitude: float = 0.5) -> None:
         self.amplitude = amplitude
@@ -55,14 +56,17 @@ class ContinuationSampler:
         seeds = seeds if seeds is not None else list(range(context_audio.shape[0]))
         for context in (context_audio, context_visual):
             out = context.clone()  # (b, n, d)
+            d = context.shape[-1]
+            omega = 2 * np.pi / (MEL_FPS * np.random.default_rng(d).uniform(1.0, 3.0, d))  # (d,) rad / mel frame
             for row, (r, t, seed) in enumerate(zip(reference_lengths.tolist(), total_lengths.tolist(), seeds)):
-                rng = np.random.default_rng([int(seed), context.shape[-1]])
-                d = context.shape[-1]
-                omega = 2 * np.pi / (MEL_FPS * rng.uniform(1.0, 3.0, d))  # (d,) radians per mel frame
-                phi = rng.uniform(0, 2 * np.pi, d)  # (d,)
+                last = context[row, r - 1].double().numpy()  # (d,)
+                velocity = last - context[row, max(r - 2, 0)].double().numpy()  # (d,) the prompt's last step
+                cos_phi = np.clip(velocity / (self.amplitude * omega), -1.0, 1.0)
+                sign = np.where(np.random.default_rng([int(seed), d]).random(d) < 0.5, -1.0, 1.0)
+                phi = np.arctan2(sign * np.sqrt(1.0 - cos_phi**2), cos_phi)  # (d,)
                 s = np.arange(1, t - r + 1)[:, None]  # (t - r, 1)
                 path = self.amplitude * (np.sin(omega * s + phi) - np.sin(phi))  # (t - r, d)
-                out[row, r:t] = context[row, r - 1] + torch.from_numpy(path).to(context)
+                out[row, r:t] = torch.from_numpy(last + path).to(context)
                 out[row, t:] = 0.0
             outputs.append(out)
         return outputs[0], outputs[1]

@@ -106,8 +106,8 @@ def test_each_chunk_is_prompted_with_the_reference_and_the_previous_chunk():
 @pytest.mark.parametrize("seconds", [14.0])
 def test_long_text_seams_are_inside_the_within_chunk_distribution(smoke_models, reference, seconds, tmp_path):
     """With a model that continues its prompt smoothly, restarting each chunk from the reference (and blending 85 ms)
-    puts every seam far above the 99th percentile of the within-chunk changes; continuing the previous chunk must
-    not."""
+    puts every seam above all within-chunk changes (percentile 100); continuing the previous chunk must keep every
+    seam inside the within-chunk distribution and the typical seam an ordinary step."""
     from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig
 
     dit, renderer = smoke_models
@@ -119,7 +119,8 @@ def test_long_text_seams_are_inside_the_within_chunk_distribution(smoke_models, 
     report = measure_seams.measure(pipeline, analysis, measure_seams.long_text(analysis, seconds), tmp_path)
     assert report["chunks"] >= 3
     for name in ("pose", "expression"):
-        assert max(report[name]["percentiles"]) <= 99.0, (name, report[name])
+        percentiles = report[name]["percentiles"]
+        assert max(percentiles) < 100.0 and np.median(percentiles) <= 90.0, (name, report[name])
 
 
 from test_inference_e2e import reference, smoke_models  # noqa: E402,F401  (module fixtures, shared by name)
