@@ -392,3 +392,41 @@ def test_write_video_pads_short_audio_and_is_atomic(tmp_path):
     with pytest.raises(MediaArrayError, match="mono"):
         write_video(tmp_path / "st.mp4", frames, np.zeros((2, 100), np.float32))
     assert sorted(os.listdir(tmp_path)) == ["keep.mp4", "short.mp4"]
+
+
+# --- prompt text: inference encodes (reference transcript, new text) exactly as training encodes a pair --------------
+@pytest.mark.parametrize(
+    "ref_text, new_text",
+    [
+        ("你好。", "我们走吧"),  # a Chinese syllable after the join: one space, not two
+        ("hello there.", "我们走吧"),
+        ("我们走吧", "hello there."),
+        ("It's 3 o'clock.", "See you at 5, ok?"),
+        ("行{hang2}长来了", "行{xing2}不行"),
+    ],
+)
+def test_inference_text_ids_equal_training_pair_ids(ref_text, new_text):
+    from types import SimpleNamespace
+
+    from conftest import make_tiny_model
+
+    from omnitalker.checkpoint import LoadedDiT
+    from omnitalker.data.dataset import TalkingHeadDataset
+    from omnitalker.data.normalization import CodeNormalizer
+    from omnitalker.flow.sampler import SamplerConfig
+    from omnitalker.inference.generator import DiTGenerator
+    from omnitalker.text import Vocab
+
+    vocab = Vocab.build([ref_text, new_text, "hello there 我们"])
+    normalizer = CodeNormalizer(torch.zeros(61), torch.ones(61))
+    index = SimpleNamespace(num_mel_frames=[20, 30], clip_id=["ref", "target"], text=[ref_text, new_text],
+                            source_codes=lambda: np.zeros(2, dtype=np.int64))
+    reader = SimpleNamespace(index=index, read_arrays=lambda c, keys: {
+        "mel": np.zeros((index.num_mel_frames[c], 100), np.float32), "codes": np.zeros((8, 61), np.float32)})
+    item = TalkingHeadDataset(reader, vocab, normalizer, pairing="same_video")[1]
+    assert item["clip_ids"] == ["ref", "target"]  # a (reference, target) pair, as inference prompts
+
+    model = make_tiny_model(text_vocab_size=len(vocab))
+    loaded = LoadedDiT(model, list(vocab.symbols), normalizer.state_dict(), {}, "ema")
+    generator = DiTGenerator(loaded, SamplerConfig(steps=1))
+    assert generator.encode(ref_text, new_text).tolist() == item["text"].tolist()

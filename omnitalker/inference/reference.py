@@ -4,6 +4,7 @@ A reference shorter than `min_seconds` is refused; one longer than `max_seconds`
 pause: among the video-frame boundaries in the last `pause_search_seconds` before the limit, the one where a short
 RMS envelope of the audio is lowest. Audio and frames are cut at the same instant (a frame boundary), so they stay
 in sync. A cut emits a `ReferenceCutWarning`: a transcript given for the whole file no longer matches.
+`fit_reference_face` fits the visual codes on the kept frames only (never on what was cut off).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +28,9 @@ from omnitalker.inference.errors import (
     SilentAudioError,
 )
 from omnitalker.inference.media import decode_audio, iter_video_frames, probe_media
+
+if TYPE_CHECKING:
+    from omnitalker.face.fitting import FitResult
 
 log = logging.getLogger(__name__)
 
@@ -188,3 +193,30 @@ def load_reference(
         source_duration=source_duration,
         was_cut=was_cut,
     )
+
+
+def fit_reference_face(clip: ReferenceClip, face_model_path: str | None = None) -> FitResult:
+    """Landmarks, single-face checks and the Eq. 1 fit on exactly the frames `load_reference` kept (<= 10 s), so the
+    codes, the identity frame and the crop box describe the audio the model is prompted with. Raises the
+    `omnitalker.face.errors.FaceError` subclasses of `extract_codes_with_fit` (no face, several faces, ...)."""
+    from PIL import Image
+
+    from omnitalker.face.extract import ExtractConfig, check_track
+    from omnitalker.face.face_model import FaceModel
+    from omnitalker.face.fitting import fit_track
+    from omnitalker.face.landmarks import track_frames
+    from omnitalker.face.video import scaled_size
+
+    config = ExtractConfig(face_model_path=face_model_path)
+    model = FaceModel.load(face_model_path) if face_model_path else FaceModel.default()
+    height, width = clip.frames.shape[1:3]
+    size = scaled_size(width, height, config.landmarker.max_side)  # detection runs on frames <= max_side, as in prep
+
+    def frames():
+        for index, frame in enumerate(clip.frames):
+            yield index, frame if size == (width, height) else np.asarray(Image.fromarray(frame).resize(size))
+
+    track = track_frames(frames(), clip.fps, width, height, config.landmarker, total=clip.num_frames)
+    track.meta.update(video=clip.path, start_frame=0)
+    check_track(track, config.checks, name=clip.path)
+    return fit_track(track, model, config.fit)
