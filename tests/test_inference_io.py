@@ -420,7 +420,8 @@ def test_inference_text_ids_equal_training_pair_ids(ref_text, new_text):
     vocab = Vocab.build([ref_text, new_text, "hello there 我们"])
     normalizer = CodeNormalizer(torch.zeros(61), torch.ones(61))
     index = SimpleNamespace(num_mel_frames=[20, 30], clip_id=["ref", "target"], text=[ref_text, new_text],
-                            source_codes=lambda: np.zeros(2, dtype=np.int64))
+                            source_codes=lambda: np.zeros(2, dtype=np.int64), columns={"extra": ["", ""]},
+                            fps=[25.0, 25.0])
     reader = SimpleNamespace(index=index, read_arrays=lambda c, keys: {
         "mel": np.zeros((index.num_mel_frames[c], 100), np.float32), "codes": np.zeros((8, 61), np.float32)})
     item = TalkingHeadDataset(reader, vocab, normalizer, pairing="same_video")[1]
