@@ -29,6 +29,7 @@ from omnitalker.render.losses import (
     keypoint_boxes,
 )
 from omnitalker.render.renderer import Renderer
+from omnitalker.training.gan_steps import GeneratorStepCounter
 
 DEFAULT_LOSS: dict[str, Any] = {
     "l1": 1.0,
@@ -56,7 +57,7 @@ def _merged(defaults: dict[str, Any], values: dict[str, Any] | None) -> dict[str
     return {**defaults, **values}
 
 
-class RendererModule(L.LightningModule):
+class RendererModule(GeneratorStepCounter, L.LightningModule):
     """Renderer (generator) + multi-scale patch discriminator; ``automatic_optimization = False``."""
 
     def __init__(
@@ -126,20 +127,6 @@ class RendererModule(L.LightningModule):
             return int(global_step)
         start = int(self.loss_cfg["gan_start_step"])
         return int(global_step) if global_step <= start else start + (int(global_step) - start) // 2
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["generator_steps"] = self._g_steps
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        steps = checkpoint.get("generator_steps")
-        self._g_steps = int(steps) if steps is not None else self.generator_steps_from_global(checkpoint["global_step"])
-        self._g_steps_restored = True
-
-    def on_fit_start(self) -> None:
-        # a resumed run continues the generator-step count of its checkpoint; a fresh fit starts from global_step 0
-        if not getattr(self, "_g_steps_restored", False):
-            self._g_steps = self.generator_steps_from_global(self.global_step)
-        self._g_steps_restored = False
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()

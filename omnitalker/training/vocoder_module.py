@@ -21,6 +21,7 @@ from vocos.loss import DiscriminatorLoss, FeatureMatchingLoss, GeneratorLoss, Me
 
 from omnitalker.audio.mel import LogMelSpectrogram
 from omnitalker.constants import HOP_LENGTH, N_MELS, SAMPLE_RATE
+from omnitalker.training.gan_steps import GeneratorStepCounter
 from omnitalker.vocoder.vocos_model import VocosArchitecture, build_vocos, save_vocos
 
 
@@ -36,7 +37,7 @@ def cosine_with_warmup(warmup_steps: int, total_steps: int):
     return factor
 
 
-class VocoderModule(L.LightningModule):
+class VocoderModule(GeneratorStepCounter, L.LightningModule):
     """Vocos generator (backbone + ISTFT head) against MPD + MRD discriminators."""
 
     def __init__(
@@ -88,20 +89,6 @@ class VocoderModule(L.LightningModule):
         counter."""
         start = int(self.hparams.pretrain_mel_steps)
         return int(global_step) if global_step <= start else start + (int(global_step) - start) // 2
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["generator_steps"] = self._g_steps
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        steps = checkpoint.get("generator_steps")
-        self._g_steps = int(steps) if steps is not None else self.generator_steps_from_global(checkpoint["global_step"])
-        self._g_steps_restored = True
-
-    def on_fit_start(self) -> None:
-        # a resumed run continues the generator-step count of its checkpoint; a fresh fit starts from global_step 0
-        if not getattr(self, "_g_steps_restored", False):
-            self._g_steps = self.generator_steps_from_global(self.global_step)
-        self._g_steps_restored = False
 
     def _mel_coeff(self) -> float:
         if not self.hparams.decay_mel_coeff:
