@@ -69,10 +69,7 @@ def read_seedtts(path: str | Path) -> list[TestItem]:
     """A Seed-TTS-eval meta list (``utt|prompt_text|prompt_wav|infer_text[|gt_wav]``)."""
     path = Path(path)
     items, seen = [], set()
-    for n, line in enumerate(_lines(path), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{n}"
+    for where, line in _lines(path):
         fields = [f.strip() for f in line.split("|")]
         if len(fields) not in (4, 5):
             raise TestSetError(f"{where}: expected utt|prompt_text|prompt_wav|infer_text[|gt_wav], got "
@@ -84,19 +81,14 @@ def read_seedtts(path: str | Path) -> list[TestItem]:
         gt = _existing(path.parent, fields[4], where, "gt_wav") if len(fields) == 5 and fields[4] else None
         items.append(TestItem(utt, text, _existing(path.parent, prompt_wav, where, "prompt_wav"), prompt_text, gt,
                               guess_language(text), audio_only=True))
-    if not items:
-        raise TestSetError(f"{path}: no items")
-    return items
+    return _nonempty(items, path)
 
 
 def read_manifest(path: str | Path) -> list[TestItem]:
     """A JSONL video manifest (``id, ref, ref_text, text`` [, ``gt``, ``language``, ``ref_codes``, ``gt_codes``])."""
     path = Path(path)
     items, seen = [], set()
-    for n, line in enumerate(_lines(path), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{n}"
+    for where, line in _lines(path):
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -113,9 +105,7 @@ def read_manifest(path: str | Path) -> list[TestItem]:
                               str(row.get("ref_text") or ""), opt["gt"], str(row.get("language") or
                                                                             guess_language(row["text"])),
                               ref_codes=opt["ref_codes"], gt_codes=opt["gt_codes"]))
-    if not items:
-        raise TestSetError(f"{path}: no items")
-    return items
+    return _nonempty(items, path)
 
 
 def load_testset(path: str | Path) -> list[TestItem]:
@@ -128,13 +118,21 @@ def load_testset(path: str | Path) -> list[TestItem]:
     raise TestSetError(f"{path}: unknown test-set format (use .jsonl for a video manifest, .lst for a Seed-TTS list)")
 
 
-def _lines(path: Path) -> list[str]:
+def _lines(path: Path) -> list[tuple[str, str]]:
+    """The non-blank lines of a test-set file, each with its ``file:line`` for error messages."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TestSetError(f"test set {path} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise TestSetError(f"cannot read the test set {path}: {exc}") from None
+    return [(f"{path}:{n}", line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+
+
+def _nonempty(items: list[TestItem], path: Path) -> list[TestItem]:
+    if not items:
+        raise TestSetError(f"{path}: no items")
+    return items
 
 
 # ---------------------------------------------------------------------------------------------- corpus builder
