@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # data_prep/ is a top-level folder of the repo
 
 from omnitalker.constants import EXPRESSION_SLICE, MEL_FPS, POSE_SLICE
 from omnitalker.inference.duration import plan_duration
