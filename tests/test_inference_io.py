@@ -33,7 +33,6 @@ from omnitalker.inference.errors import (
 from omnitalker.inference.media import decode_audio, probe_media
 from omnitalker.inference.mux import write_video
 from omnitalker.inference.reference import ReferenceCutWarning, choose_cut_frame, load_reference
-from omnitalker.inference.seams import blend_codes, crossfade_audio
 from omnitalker.text import LETTERS_PER_SYLLABLE, normalize_text
 
 MEDIA = SHARED / "media"
@@ -245,53 +244,6 @@ def test_split_text_keeps_short_text_whole_and_reports_impossible_budgets():
     # a very long word is split between letters only as the last resort
     chunks = split_text("a" * 40, reference_text="hello", reference_frames=100, max_total_frames=500)
     assert "".join(chunks) == "a" * 40 and max(len(c) for c in chunks) <= 20
-
-
-# ---------------------------------------------------------------- seams
-
-
-def _max_jump(x: np.ndarray) -> float:
-    return float(np.max(np.abs(np.diff(x, axis=0))))
-
-
-@pytest.mark.parametrize("curve", ["equal_power", "linear"])
-def test_crossfade_has_no_click(curve):
-    t = np.arange(12_000) / SR
-    a = 0.5 * np.sin(2 * np.pi * 220 * t)
-    b = 0.5 * np.sin(2 * np.pi * 220 * t + np.pi / 2)  # a phase jump at a plain concatenation
-    overlap = 1200
-    joined = crossfade_audio([a, torch.from_numpy(b)], overlap, curve=curve)
-    assert joined.shape == (a.size + b.size - overlap,) and joined.dtype == np.float32
-    within = max(_max_jump(a), _max_jump(b))
-    seam = slice(a.size - overlap - 50, a.size + 50)
-    assert _max_jump(joined[seam]) <= within * 1.05
-    assert _max_jump(np.concatenate([a, b])) > 5 * within  # the criterion does catch a click
-    np.testing.assert_allclose(joined[: a.size - overlap], a[: a.size - overlap], atol=1e-6)
-    np.testing.assert_allclose(joined[a.size :], b[overlap:], atol=1e-6)
-
-
-def test_blend_codes_has_no_visual_jump_and_keeps_ranges():
-    rng = np.random.default_rng(0)
-    t = np.arange(100)[:, None] / 25.0
-    phase = rng.uniform(0, 2 * np.pi, (1, 61))
-    a = 0.5 + 0.3 * np.sin(2 * np.pi * 0.8 * t + phase)
-    end_phase = 2 * np.pi * 0.8 * 100 / 25.0  # where a's motion would continue
-    b = 0.5 + 0.3 * np.sin(2 * np.pi * 0.8 * t + phase + end_phase + np.pi / 2)  # a quarter cycle off: a jump
-    overlap = 12
-    joined = blend_codes([a, b, a], overlap)
-    assert joined.shape == (300 - 2 * overlap, 61)
-    within = max(_max_jump(a), _max_jump(b))
-    # A ramp over `overlap` frames must add at most (max slope of the raised cosine) x (gap between the chunks).
-    gap = float(np.max(np.abs(a[-overlap:] - b[:overlap])))
-    tolerance = 1.05 * np.pi / 2 * gap / overlap
-    for seam_at in (100, 200 - overlap):
-        seam = slice(seam_at - overlap - 2, seam_at + 2)
-        assert _max_jump(joined[seam]) <= within + tolerance
-    assert _max_jump(np.concatenate([a, b])) > within + 3 * tolerance  # plain concatenation fails the same check
-    assert joined[:, :51].min() >= a.min() - 1e-6 and joined[:, :51].max() <= a.max() + 1e-6
-    assert blend_codes([a[:5], b], overlap).shape == (5 + 100 - 5, 61)  # overlap shrinks to a short chunk
-    with pytest.raises(MediaArrayError):
-        blend_codes([a, b[:, :60]], overlap)
 
 
 # ---------------------------------------------------------------- muxing
