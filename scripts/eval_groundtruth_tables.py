@@ -7,8 +7,11 @@ target itself), ``system=copy_reference`` (the reference looped to the target's 
 (the population-mean code at every frame; codes only, so only E-FID / P-FID apply). Writes ``out/metrics.json``
 (every system's summary) and ``out/report.md`` (Tables 1 and 2, one row per system). Resumable like evaluate.py.
 
-    python scripts/eval_groundtruth_tables.py out=outputs/gt_tables [media=../shared/media max_seconds=20 \
-        code_stride=8 fvd_windows=2 csim_frames=8 systems=ground_truth,copy_reference,mean_motion]
+    python scripts/eval_groundtruth_tables.py out=outputs/gt_tables [media=../shared/media max_seconds=10 \
+        code_stride=8 fvd_windows=1 csim_frames=4 max_side=720 systems=ground_truth,copy_reference,mean_motion]
+
+The defaults are sized for a loaded 2-core CPU (about an hour there): the first 10 s of each clip (5-s halves),
+one 16-frame I3D window per item and side, 4 frames per half for CSIM, codes fitted at every 8th frame.
 
 The clips have no transcripts, so WER is not on this set (see scripts/eval_audio_groundtruth.py for WER on the
 transcribed speech files). Errors print one line and exit with status 1.
@@ -27,8 +30,8 @@ from omnitalker.eval.report import compare  # noqa: E402
 from omnitalker.eval.runner import Evaluation, RunOptions  # noqa: E402
 from omnitalker.eval.testsets import build_from_halves, load_testset  # noqa: E402
 
-DEFAULTS = {"out": None, "media": str(REPO.parent / "shared" / "media"), "max_seconds": "20", "code_stride": "8",
-            "fvd_windows": "2", "csim_frames": "8", "max_side": "960", "limit": "0",
+DEFAULTS = {"out": None, "media": str(REPO.parent / "shared" / "media"), "max_seconds": "10", "code_stride": "8",
+            "fvd_windows": "1", "csim_frames": "4", "max_side": "720", "limit": "0",
             "systems": "ground_truth,copy_reference,mean_motion"}
 
 

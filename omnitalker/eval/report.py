@@ -22,7 +22,7 @@ COLUMNS: dict[str, tuple[str, str, tuple[str, ...], float]] = {
     "fvd": ("FVD", "fvd", ("fvd",), 1.0),
     "csim": ("CSIM", "csim", ("csim",), 1.0),
     "sync_c": ("Sync-C", "syncnet", ("sync_c",), 1.0),
-    "sync_l": ("Sync-L conf. (landmark, not Sync-C)", "sync_landmark", ("sync_landmark_confidence",), 1.0),
+    "sync_l": ("Sync-L r (landmark, not Sync-C)", "sync_landmark", ("sync_landmark_peak",), 1.0),
     "efid": ("E-FID", "efid", ("efid",), 1.0),
     "pfid": ("P-FID", "pfid", ("pfid",), 1.0),
     "fps": ("FPS", "", ("fps_end_to_end",), 1.0),

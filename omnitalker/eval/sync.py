@@ -51,6 +51,12 @@ class LandmarkSync(Metric):
 
     def measure(self, item: EvalItem) -> Measurement:
         audio = _check_audio(item.generated, self.name, item.id)
+        clip = item.generated
+        seconds = len(clip.frames) / clip.fps if clip.frames is not None and clip.fps > 0 else (
+            len(clip.codes) / clip.codes_fps if clip.codes is not None and clip.codes_fps > 0 else 0.0)
+        if 0 < seconds < self.min_seconds:  # refused before the landmarker runs
+            raise MetricError(f"sync_landmark: the clip is {seconds:.1f} s; at least {self.min_seconds:g} s are "
+                              "needed for a meaningful score")
         features, fps, source = mouth_features(item.generated, self.mouth)  # (T, F)
         r = landmark_sync(features, fps, audio, item.generated.sample_rate, self.max_offset, self.min_seconds)
         scalars = {f"sync_landmark_{k}": v for k, v in r.items()}

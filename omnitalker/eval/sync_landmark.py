@@ -105,19 +105,21 @@ def audio_envelope(audio: np.ndarray, sr: int, fps: float, num_frames: int) -> n
 
 
 def heldout_correlation(x: np.ndarray, y: np.ndarray, folds: int = 5, ridge: float = 1.0) -> float:
-    """Correlation of y (N,) with its out-of-fold ridge prediction from x (N, F), contiguous folds."""
+    """Mean over contiguous folds of the correlation of y (N,) with its ridge prediction from x (N, F), the ridge
+    fitted on the other folds. Per fold, so a level difference between training and held-out part (pooled
+    out-of-fold predictions are biased towards negative correlations) does not enter."""
     edges = np.linspace(0, len(y), folds + 1).astype(int)
-    pred = np.empty_like(y)
+    scores = []
     for a, b in zip(edges[:-1], edges[1:]):
         train = np.ones(len(y), bool)
         train[a:b] = False
         mu, sd = x[train].mean(0), x[train].std(0) + 1e-8
         xt = (x[train] - mu) / sd  # (n, F) standardised on the training part only
         w = np.linalg.solve(xt.T @ xt + ridge * np.eye(x.shape[1]), xt.T @ (y[train] - y[train].mean()))  # (F,)
-        pred[a:b] = ((x[a:b] - mu) / sd) @ w + y[train].mean()
-    if pred.std() < 1e-12 or y.std() < 1e-12:
-        return 0.0
-    return float(np.corrcoef(pred, y)[0, 1])
+        pred = ((x[a:b] - mu) / sd) @ w  # (b - a,)
+        ok = pred.std() > 1e-12 and y[a:b].std() > 1e-12
+        scores.append(float(np.corrcoef(pred, y[a:b])[0, 1]) if ok else 0.0)
+    return float(np.mean(scores))
 
 
 def offset_scores(mouth: np.ndarray, envelope: np.ndarray, max_offset: int, folds: int = 5) -> np.ndarray:
