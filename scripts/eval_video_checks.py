@@ -150,16 +150,19 @@ def check_sync(media: Path, max_frames: int, cache: Path | None, delay: int = 5)
         out["clips"][name] = row
         print(f"sync: {name} {json.dumps(row)}", flush=True)
     rows = [r for r in out["clips"].values() if "true" in r]
-    worst_shift = [max(r["shifted_plus_1s"]["confidence"], r["shifted_minus_1s"]["confidence"]) for r in rows]
-    out["summary"] = {
-        "clips_scored": len(rows),
-        "true_confidence_mean": float(np.mean([r["true"]["confidence"] for r in rows])),
-        "shifted_1s_confidence_mean": float(np.mean([(r["shifted_plus_1s"]["confidence"] +
-                                                      r["shifted_minus_1s"]["confidence"]) / 2 for r in rows])),
-        "clips_true_above_both_shifts": int(sum(r["true"]["confidence"] > w for r, w in zip(rows, worst_shift))),
-        f"clips_offset_follows_{delay}_frame_delay": int(sum(
-            abs(r[f"delayed_{delay}_frames"]["offset"] - r["true"]["offset"] - delay) <= 1 for r in rows)),
-    }
+    summary: dict = {"clips_scored": len(rows)}
+    for key in ("peak", "confidence"):
+        true = [r["true"][key] for r in rows]
+        plus, minus = [r["shifted_plus_1s"][key] for r in rows], [r["shifted_minus_1s"][key] for r in rows]
+        summary[f"{key}_true_mean"] = float(np.mean(true))
+        summary[f"{key}_shifted_1s_mean"] = float(np.mean(plus + minus))
+        summary[f"{key}_clips_true_above_both_shifts"] = int(sum(t > max(p, m) for t, p, m in zip(true, plus, minus)))
+        summary[f"{key}_clips_true_above_plus_1s"] = int(sum(t > p for t, p in zip(true, plus)))
+    summary[f"clips_offset_follows_{delay}_frame_delay"] = int(sum(
+        r[f"delayed_{delay}_frames"]["offset"] - r["true"]["offset"] == delay for r in rows))
+    summary[f"clips_offset_follows_{delay}_frame_delay_within_1"] = int(sum(
+        abs(r[f"delayed_{delay}_frames"]["offset"] - r["true"]["offset"] - delay) <= 1 for r in rows))
+    out["summary"] = summary
     return out
 
 
