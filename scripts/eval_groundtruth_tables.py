@@ -8,10 +8,12 @@ target itself), ``system=copy_reference`` (the reference looped to the target's 
 (every system's summary) and ``out/report.md`` (Tables 1 and 2, one row per system). Resumable like evaluate.py.
 
     python scripts/eval_groundtruth_tables.py out=outputs/gt_tables [media=../shared/media max_seconds=10 \
-        code_stride=8 fvd_windows=1 csim_frames=4 max_side=720 systems=ground_truth,copy_reference,mean_motion]
+        code_stride=25 fvd_windows=1 csim_frames=4 max_side=720 systems=ground_truth,copy_reference,mean_motion]
 
 The defaults are sized for a loaded 2-core CPU (about an hour there): the first 10 s of each clip (5-s halves),
-one 16-frame I3D window per item and side, 4 frames per half for CSIM, codes fitted at every 8th frame.
+one 16-frame I3D window per item and side, 4 frames per half for CSIM, codes fitted at one frame per second.
+FVD is not run for ground_truth (0 by definition: generated = target) and sync_landmark not for copy_reference
+(the looped reference carries its own audio, so it is in sync by construction).
 
 The clips have no transcripts, so WER is not on this set (see scripts/eval_audio_groundtruth.py for WER on the
 transcribed speech files). Errors print one line and exit with status 1.
@@ -30,7 +32,7 @@ from omnitalker.eval.report import compare  # noqa: E402
 from omnitalker.eval.runner import Evaluation, RunOptions  # noqa: E402
 from omnitalker.eval.testsets import build_from_halves, load_testset  # noqa: E402
 
-DEFAULTS = {"out": None, "media": str(REPO.parent / "shared" / "media"), "max_seconds": "10", "code_stride": "8",
+DEFAULTS = {"out": None, "media": str(REPO.parent / "shared" / "media"), "max_seconds": "10", "code_stride": "25",
             "fvd_windows": "1", "csim_frames": "4", "max_side": "720", "limit": "0",
             "systems": "ground_truth,copy_reference,mean_motion"}
 
@@ -47,8 +49,12 @@ def metrics_for(system: str, args: dict[str, str]) -> dict[str, dict]:
     style = {"efid": {"codes": "dit"}, "pfid": {"codes": "dit"}}  # the halves' codes (face pipeline, subsampled)
     if system == "mean_motion":
         return style
-    return {"sim_a": {}, "dnsmos": {}, "fvd": {"max_clips": int(args["fvd_windows"])},
-            "csim": {"max_frames": int(args["csim_frames"])}, "sync_landmark": {}, **style}
+    metrics = {"sim_a": {}, "dnsmos": {}, "csim": {"max_frames": int(args["csim_frames"])}, **style}
+    if system != "ground_truth":  # FVD(target, target) = 0 by definition
+        metrics["fvd"] = {"max_clips": int(args["fvd_windows"])}
+    if system != "copy_reference":  # the looped reference carries its own audio: in sync by construction
+        metrics["sync_landmark"] = {}
+    return metrics
 
 
 def main(argv: list[str]) -> int:

@@ -216,6 +216,13 @@ def build_from_halves(clips: list[Path], out_dir: str | Path, max_seconds: float
     for clip in clips:
         stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(clip).stem)
         _check_id(stem, str(clip), seen)
+        row = {"id": stem, "ref": f"{stem}_ref.mp4", "ref_text": "",
+               "text": f"(no transcript: second half of {Path(clip).name})", "gt": f"{stem}_gt.mp4",
+               "language": language, "ref_codes": f"{stem}_ref_codes.npz", "gt_codes": f"{stem}_gt_codes.npz",
+               "source": str(clip)}
+        rows.append(row)
+        if all((out / row[k]).is_file() for k in ("ref", "gt", "ref_codes", "gt_codes")):
+            continue  # made by an earlier, interrupted run (the codes are written last)
         fps = probe_media(clip).fps
         frames, fps = decode_video(clip, max_frames=round(max_seconds * fps), max_side=max_side)  # (T, H, W, 3)
         audio, _ = decode_audio(clip)  # (n,) at the pipeline's rate
@@ -227,13 +234,10 @@ def build_from_halves(clips: list[Path], out_dir: str | Path, max_seconds: float
         code_half = -(-half // stride)  # code rows whose frame index < half
         parts = {"ref": (frames[:half], audio[:cut], codes[:code_half]),
                  "gt": (frames[half:], audio[cut:end], codes[code_half:])}
-        for role, (f, a, c) in parts.items():
+        for role, (f, a, _) in parts.items():
             write_video(out / f"{stem}_{role}.mp4", f, a, fps=fps)
+        for role, (_, _, c) in parts.items():
             np.savez(out / f"{stem}_{role}_codes.npz", codes=c.astype(np.float32), fps=np.float64(fps / stride))
-        rows.append({"id": stem, "ref": f"{stem}_ref.mp4", "ref_text": "",
-                     "text": f"(no transcript: second half of {Path(clip).name})", "gt": f"{stem}_gt.mp4",
-                     "language": language, "ref_codes": f"{stem}_ref_codes.npz", "gt_codes": f"{stem}_gt_codes.npz",
-                     "source": str(clip)})
     if not rows:
         raise TestSetError("build_from_halves: no clips given")
     manifest = out / "testset.jsonl"
