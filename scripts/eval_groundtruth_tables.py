@@ -5,7 +5,9 @@ Every real talking video with audio in ``<media>/manifest.json`` is cut into a r
 ``scripts/evaluate.py``'s machinery (:class:`omnitalker.eval.runner.Evaluation`) as ``system=ground_truth`` (the
 target itself), ``system=copy_reference`` (the reference looped to the target's length) and ``system=mean_motion``
 (the population-mean code at every frame; codes only, so only E-FID / P-FID apply). Writes ``out/metrics.json``
-(every system's summary) and ``out/report.md`` (Tables 1 and 2, one row per system). Resumable like evaluate.py.
+(every system's summary) and ``out/report.md`` (Tables 1 and 2, one row per system). Resumable like evaluate.py:
+clips already cut and fitted are kept, measurements already made are reused, so ``limit=N`` first and the full set
+later in the same ``out`` builds on the first run.
 
     python scripts/eval_groundtruth_tables.py out=outputs/gt_tables [media=../shared/media max_seconds=10 \
         code_stride=25 fvd_windows=1 csim_frames=4 max_side=720 systems=ground_truth,copy_reference,mean_motion]
@@ -70,12 +72,10 @@ def main(argv: list[str]) -> int:
         return 1
     out, media = Path(args["out"]), Path(args["media"])
     try:
-        manifest = out / "testset" / "testset.jsonl"
-        if not manifest.is_file():
-            clips = talking_clips(media)[: int(args["limit"]) or None]
-            print(f"building the halves test set from {len(clips)} clips (face pipeline fit, slow)", flush=True)
-            build_from_halves(clips, manifest.parent, float(args["max_seconds"]), int(args["code_stride"]),
-                              int(args["max_side"]))
+        clips = talking_clips(media)[: int(args["limit"]) or None]
+        print(f"halves test set of {len(clips)} clips (clips not built yet: face pipeline fit, slow)", flush=True)
+        manifest = build_from_halves(clips, out / "testset", float(args["max_seconds"]), int(args["code_stride"]),
+                                     int(args["max_side"]))  # resumable: clips built before are kept
         items = load_testset(manifest)
         runs = []
         for system in args["systems"].split(","):

@@ -202,8 +202,9 @@ def build_from_halves(clips: list[Path], out_dir: str | Path, max_seconds: float
     """Write ``out_dir/testset.jsonl`` from whole real talking videos: each clip (its first ``max_seconds``) is cut
     into a reference (first half) and a ground-truth target (second half) of the same person, written as mp4 with
     their audio. Visual codes of both halves (``ref_codes`` / ``gt_codes``) come from our face pipeline fitted to
-    every ``code_stride``-th frame of the whole clip (more often in clips too short for 16 fits) (fitting is ~1.5 s per frame on a CPU; E-FID / P-FID are
-    distributions of frames, so a subsample serves them — score them with ``codes=dit``, which reads these codes).
+    every ``code_stride``-th frame of the whole clip, more often in clips too short for 16 fits (fitting is ~1.5 s
+    per frame on a CPU; E-FID / P-FID are distributions of frames, so a subsample serves them — score them with
+    ``codes=dit``, which reads these codes).
     The clips have no transcripts, so ``text`` says so; do not score WER on this set."""
     from omnitalker.constants import SAMPLE_RATE
     from omnitalker.eval.style import fit_frames
