@@ -183,6 +183,18 @@ def test_failed_items_are_reported_not_fatal(tiny_set, tmp_path):
     assert "| efid |" in render_report([summary])
 
 
+def test_report_tables_carry_dnsmos_and_the_landmark_sync_peak():
+    summary = {"system": "ground_truth", "items": 1, "metrics": {
+        "dnsmos": {"values": {"dnsmos_ovrl": 3.25}, "info": {}, "measured": 1, "errors": {}},
+        "sync_landmark": {"values": {"sync_landmark_peak": 0.375, "sync_landmark_confidence": 0.125}, "info": {},
+                          "measured": 1, "errors": {}}}}
+    text = render_report([summary])
+    table1 = text.split("## Table 1")[1].split("## Table 2")[0]
+    table2 = text.split("## Table 2")[1].split("## Table 4")[0]
+    assert "| DNSMOS |" in table1 and "| ground_truth | 3.250 |" in table1
+    assert "Sync-L r (landmark, not Sync-C)" in table2 and "| ground_truth | 0.375 |" in table2
+
+
 # ------------------------------------------------------------------------------------------------ real generation
 @pytest.mark.slow
 def test_generate_mode_through_the_real_pipeline(synthetic_tiny, tmp_path):

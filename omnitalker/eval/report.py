@@ -1,6 +1,6 @@
 """report.md from one or several runs' metrics.json, laid out as the paper's tables (one row per system):
 
-- Table 1 (audio): WER(%) | SIM-A
+- Table 1 (audio): WER(%) | SIM-A | DNSMOS (an extra of the issue, not in the paper)
 - Table 2 (video): FVD | CSIM | Sync-C | E-FID | P-FID | FPS
 - Table 4 (ablation): WER(%) | SIM-A | Sync-C | E-FID | P-FID
 then motion-style statistics, speed per stage, and which model produced each number (metric ``info``).
@@ -18,16 +18,17 @@ from pathlib import Path
 COLUMNS: dict[str, tuple[str, str, tuple[str, ...], float]] = {
     "wer": ("WER(%)", "wer", ("wer", "cer"), 100.0),
     "sim_a": ("SIM-A", "sim_a", ("sim_a",), 1.0),
+    "dnsmos": ("DNSMOS", "dnsmos", ("dnsmos_ovrl",), 1.0),
     "fvd": ("FVD", "fvd", ("fvd",), 1.0),
     "csim": ("CSIM", "csim", ("csim",), 1.0),
     "sync_c": ("Sync-C", "syncnet", ("sync_c",), 1.0),
-    "sync_l": ("Sync-L conf. (landmark, not Sync-C)", "sync_landmark", ("sync_landmark_confidence",), 1.0),
+    "sync_l": ("Sync-L r (landmark, not Sync-C)", "sync_landmark", ("sync_landmark_peak",), 1.0),
     "efid": ("E-FID", "efid", ("efid",), 1.0),
     "pfid": ("P-FID", "pfid", ("pfid",), 1.0),
     "fps": ("FPS", "", ("fps_end_to_end",), 1.0),
 }
 TABLES = (
-    ("Table 1: audio generation", ("wer", "sim_a")),
+    ("Table 1: audio generation", ("wer", "sim_a", "dnsmos")),
     ("Table 2: video generation", ("fvd", "csim", "sync_c", "sync_l", "efid", "pfid", "fps")),
     ("Table 4: fusion ablation layout", ("wer", "sim_a", "sync_c", "efid", "pfid")),
 )

@@ -1,23 +1,14 @@
 """Lip-sync scores of the generated clip: SyncNet Sync-C / Sync-D ("syncnet") and an offline landmark score
-("sync_landmark", NOT comparable with Sync-C).
-
-sync_landmark: mouth opening per video frame (the ``jawOpen`` column of the clip's codes when it has them, else the
-MediaPipe ``jawOpen`` blendshape of our face pipeline on the frames) against the audio's log-RMS envelope sampled at
-the video frame rate (window = 2 frames, centred on each frame). Both are standardised after removing a 1 s moving
-average; the Pearson correlation is computed for every audio offset k in ±max_offset (k > 0: the audio comes k frames
-late, mouth[t] matches envelope[t + k]). Reported: the best offset, the peak correlation and the confidence = peak −
-median over offsets (the same definition SyncNet uses for Sync-C, on a correlation scale).
+("sync_landmark", NOT comparable with Sync-C; its computation is in :mod:`omnitalker.eval.sync_landmark`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from omnitalker.constants import CODE_NAMES
 from omnitalker.eval.metric import Clip, EvalItem, Measurement, Metric, MetricError, register
+from omnitalker.eval.sync_landmark import MOUTH_SOURCES, landmark_sync, mouth_features
 from omnitalker.eval.syncnet import SYNCNET_FPS, SYNCNET_SR, load_syncnet, sync_scores
-
-JAW_OPEN = CODE_NAMES.index("jawOpen")
 
 
 def _check_audio(clip: Clip, name: str, item_id: str) -> np.ndarray:
@@ -36,80 +27,41 @@ def _track(frames: np.ndarray, fps: float):
 def _fill_nan(x: np.ndarray) -> np.ndarray:
     ok = np.isfinite(x)
     if not ok.any():
-        raise MetricError("no frame with a face to measure the mouth opening")
+        raise MetricError("no frame with a face to crop")
     return np.interp(np.arange(len(x)), np.flatnonzero(ok), x[ok])
-
-
-def mouth_opening(clip: Clip) -> tuple[np.ndarray, float]:
-    """(T,) mouth opening and its frame rate: codes' jawOpen if present, else the landmarker's on the frames."""
-    if clip.codes is not None and clip.codes_fps > 0:
-        return _fill_nan(np.asarray(clip.codes, dtype=np.float64)[:, JAW_OPEN]), float(clip.codes_fps)
-    if clip.frames is None or clip.fps <= 0:
-        raise MetricError("sync_landmark: the generated clip has neither codes nor frames")
-    track = _track(np.asarray(clip.frames), clip.fps)
-    return _fill_nan(track.blendshapes[:, JAW_OPEN].astype(np.float64)), float(clip.fps)
-
-
-def audio_envelope(audio: np.ndarray, sr: int, fps: float, num_frames: int) -> np.ndarray:
-    """(num_frames,) log-RMS of the audio in a 2-frame window centred on each video frame (silence = -10)."""
-    hop = sr / fps
-    centres = (np.arange(num_frames) + 0.5) * hop
-    half = round(hop)
-    padded = np.pad(audio, (half, half + int(np.ceil(hop)) + 1))
-    idx = np.round(centres).astype(int)[:, None] + np.arange(2 * half)[None, :]  # (T, 2 hop) into padded
-    rms = np.sqrt(np.mean(padded[idx] ** 2, axis=1))
-    return np.log10(np.maximum(rms, 1e-10))
-
-
-def _standardise(x: np.ndarray, fps: float) -> np.ndarray:
-    width = max(1, round(fps))
-    trend = np.convolve(np.pad(x, (width // 2, width - 1 - width // 2), mode="edge"), np.ones(width) / width, "valid")
-    y = x - trend
-    return (y - y.mean()) / max(y.std(), 1e-8)
-
-
-def offset_correlations(mouth: np.ndarray, envelope: np.ndarray, max_offset: int) -> np.ndarray:
-    """(2 max_offset + 1,) Pearson r of mouth[t] with envelope[t + k] for k = -max_offset..max_offset."""
-    out = np.full(2 * max_offset + 1, np.nan)
-    for j, k in enumerate(range(-max_offset, max_offset + 1)):
-        a = mouth[max(0, -k) : len(mouth) - max(0, k)]
-        b = envelope[max(0, k) : len(envelope) - max(0, -k)]
-        if len(a) >= 3 and a.std() > 0 and b.std() > 0:
-            out[j] = float(np.corrcoef(a, b)[0, 1])
-    return out
-
-
-def landmark_sync(mouth: np.ndarray, fps: float, audio: np.ndarray, sr: int, max_offset: int = 15) -> dict[str, float]:
-    if len(mouth) < 2 * max_offset + 10:
-        raise MetricError(f"sync_landmark: {len(mouth)} frames is too short for offsets ±{max_offset}")
-    env = audio_envelope(audio, sr, fps, len(mouth))
-    corr = offset_correlations(_standardise(mouth, fps), _standardise(env, fps), max_offset)
-    best = int(np.nanargmax(corr))
-    return {
-        "offset": float(best - max_offset),
-        "peak": float(corr[best]),
-        "confidence": float(corr[best] - np.nanmedian(corr)),
-    }
 
 
 @register("sync_landmark")
 class LandmarkSync(Metric):
+    """Offline lip-sync stand-in: held-out ridge correlation of mouth features with the speech envelope over audio
+    offsets (see :mod:`omnitalker.eval.sync_landmark`). ``mouth``: auto (frames if the clip has them, else its
+    codes) | video | codes. Clips shorter than ``min_seconds`` are refused."""
+
     name = "sync_landmark"
 
-    def __init__(self, max_offset: int = 15) -> None:
-        self.max_offset = int(max_offset)
+    def __init__(self, max_offset: int = 15, mouth: str = "auto", min_seconds: float = 5.0) -> None:
+        if mouth not in MOUTH_SOURCES:
+            raise MetricError(f"sync_landmark: mouth must be one of {MOUTH_SOURCES}, got {mouth!r}")
+        self.max_offset, self.mouth, self.min_seconds = int(max_offset), mouth, float(min_seconds)
 
     @property
     def info(self) -> dict[str, str]:
-        return {"model": "MediaPipe jawOpen vs audio log-RMS (offline; not SyncNet)"}
+        return {"model": "offline, not SyncNet: ridge CV of MediaPipe mouth features vs 300-3000 Hz envelope, "
+                         "1.5-8 Hz", "mouth": self.mouth}
 
     def measure(self, item: EvalItem) -> Measurement:
         audio = _check_audio(item.generated, self.name, item.id)
-        mouth, fps = mouth_opening(item.generated)
-        r = landmark_sync(mouth, fps, audio, item.generated.sample_rate, self.max_offset)
-        return Measurement(
-            scalars={f"sync_landmark_{k}": v for k, v in r.items()}, arrays={"sync_landmark_mouth": mouth}
-        )
+        clip = item.generated
+        seconds = len(clip.frames) / clip.fps if clip.frames is not None and clip.fps > 0 else (
+            len(clip.codes) / clip.codes_fps if clip.codes is not None and clip.codes_fps > 0 else 0.0)
+        if 0 < seconds < self.min_seconds:  # refused before the landmarker runs
+            raise MetricError(f"sync_landmark: the clip is {seconds:.1f} s; at least {self.min_seconds:g} s are "
+                              "needed for a meaningful score")
+        features, fps, source = mouth_features(item.generated, self.mouth)  # (T, F)
+        r = landmark_sync(features, fps, audio, item.generated.sample_rate, self.max_offset, self.min_seconds)
+        scalars = {f"sync_landmark_{k}": v for k, v in r.items()}
+        return Measurement(scalars=scalars, arrays={"sync_landmark_mouth": features.astype(np.float32),
+                                                    "sync_landmark_from_video": np.array([source == "video"])})
 
 
 def syncnet_crops(frames: np.ndarray, fps: float, crop_scale: float = 0.4) -> np.ndarray:

@@ -194,3 +194,55 @@ def build_from_corpus(corpus: str | Path, out_dir: str | Path, val_fraction: flo
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     tmp.replace(manifest)
     return manifest
+
+
+# ---------------------------------------------------------------------------------------------- real-clip halves
+def build_from_halves(clips: list[Path], out_dir: str | Path, max_seconds: float = 20.0, code_stride: int = 8,
+                      max_side: int = 960, language: str = "en") -> Path:
+    """Write ``out_dir/testset.jsonl`` from whole real talking videos: each clip (its first ``max_seconds``) is cut
+    into a reference (first half) and a ground-truth target (second half) of the same person, written as mp4 with
+    their audio. Visual codes of both halves (``ref_codes`` / ``gt_codes``) come from our face pipeline fitted to
+    every ``code_stride``-th frame of the whole clip, more often in clips too short for 16 fits (fitting is ~1.5 s
+    per frame on a CPU; E-FID / P-FID are distributions of frames, so a subsample serves them — score them with
+    ``codes=dit``, which reads these codes).
+    The clips have no transcripts, so ``text`` says so; do not score WER on this set."""
+    from omnitalker.constants import SAMPLE_RATE
+    from omnitalker.eval.style import fit_frames
+    from omnitalker.inference.media import decode_audio, decode_video, probe_media
+    from omnitalker.inference.mux import write_video
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, seen = [], set()
+    for clip in clips:
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(clip).stem)
+        _check_id(stem, str(clip), seen)
+        row = {"id": stem, "ref": f"{stem}_ref.mp4", "ref_text": "",
+               "text": f"(no transcript: second half of {Path(clip).name})", "gt": f"{stem}_gt.mp4",
+               "language": language, "ref_codes": f"{stem}_ref_codes.npz", "gt_codes": f"{stem}_gt_codes.npz",
+               "source": str(clip)}
+        rows.append(row)
+        if all((out / row[k]).is_file() for k in ("ref", "gt", "ref_codes", "gt_codes")):
+            continue  # made by an earlier, interrupted run (the codes are written last)
+        fps = probe_media(clip).fps
+        frames, fps = decode_video(clip, max_frames=round(max_seconds * fps), max_side=max_side)  # (T, H, W, 3)
+        audio, _ = decode_audio(clip)  # (n,) at the pipeline's rate
+        half = len(frames) // 2
+        cut = round(half / fps * SAMPLE_RATE)
+        end = round(len(frames) / fps * SAMPLE_RATE)
+        stride = max(1, min(int(code_stride), len(frames) // 16))  # >= 16 fitted frames: the face fit needs 8
+        codes = fit_frames(frames[::stride], fps / stride, name=stem)  # (ceil(T / stride), 61)
+        code_half = -(-half // stride)  # code rows whose frame index < half
+        parts = {"ref": (frames[:half], audio[:cut], codes[:code_half]),
+                 "gt": (frames[half:], audio[cut:end], codes[code_half:])}
+        for role, (f, a, _) in parts.items():
+            write_video(out / f"{stem}_{role}.mp4", f, a, fps=fps)
+        for role, (_, _, c) in parts.items():
+            np.savez(out / f"{stem}_{role}_codes.npz", codes=c.astype(np.float32), fps=np.float64(fps / stride))
+    if not rows:
+        raise TestSetError("build_from_halves: no clips given")
+    manifest = out / "testset.jsonl"
+    tmp = manifest.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    tmp.replace(manifest)
+    return manifest
