@@ -128,11 +128,33 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {name} | {row['tflops']['paper_512_tflop_per_frame']:.3f} | "
                      f"{row['tflops']['small_128_gflop_per_frame']:.2f} | {l1['mean']:.4f} ± {l1['spread']:.4f} | "
                      + (f"{delta['mean']:+.4f} ± {delta['spread']:.4f}" if delta else "—")
-                     + f" | better in {wins}/{len(seeds)} seeds |")
+                     + f" | better in {wins}/{len(l1['values'])} seeds |")
     lines.append(f"| copy the source | 0 | 0 | {copy['mean']:.4f} ± {copy['spread']:.4f} | — | — |")
     lines.append(f"| (untrained lean, step 0) | | | {result['variants']['lean']['l1_start']['mean']:.4f} | | |"
                  if "lean" in result["variants"] else "")
     return "\n".join(line for line in lines if line) + "\n"
+
+
+def collect(args: argparse.Namespace, copy: list[float], runs: dict[str, list[dict[str, Any]]],
+            face_model: FaceModel) -> dict[str, Any]:
+    """The study so far (a variant summarises the seeds it has finished; differences pair equal seeds)."""
+    variants: dict[str, Any] = {}
+    for name, rows in runs.items():
+        if rows:
+            variant = VARIANTS[name]
+            variants[name] = {"description": variant.description, "small_overrides": variant.small,
+                              "paper_overrides": variant.paper, "tflops": tflops(variant, face_model),
+                              "runs": rows, "l1_start": summarise([r["val_l1_start"] for r in rows]),
+                              "l1_end": summarise([r["val_l1_end"] for r in rows])}
+    if "lean" in variants:
+        lean = variants["lean"]["l1_end"]["values"]
+        for name, row in variants.items():
+            if name != "lean":
+                row["delta_vs_lean"] = summarise([v - b for v, b in zip(row["l1_end"]["values"], lean)])
+    return {"steps": args.steps, "seeds": args.seeds[: len(copy)], "threads": args.threads,
+            "corpus": str(args.corpus),
+            "recipe": "experiment=renderer_smoke (GAN from generator step 100, random VGG, batch 8)",
+            "copy_source": {"l1": summarise(copy)}, "variants": variants}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -149,31 +171,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not Path(args.corpus).is_dir():
         raise SystemExit(f"no corpus at {args.corpus}: make one with scripts/make_synthetic_corpus.py")
     face_model = FaceModel.default()
-    copy = [baseline_main(["experiment=renderer_smoke", *common_overrides(args, s)])["copy_source_l1"]
-            for s in args.seeds]
-    variants: dict[str, Any] = {}
-    for name in args.variants:
-        variant = VARIANTS[name]
-        runs = []
-        for seed in args.seeds:
-            runs.append(train(variant, seed, args))
-            print(json.dumps({"variant": name, "seed": seed, **runs[-1]}), flush=True)
-        variants[name] = {"description": variant.description, "small_overrides": variant.small,
-                          "paper_overrides": variant.paper, "tflops": tflops(variant, face_model), "runs": runs,
-                          "l1_start": summarise([r["val_l1_start"] for r in runs]),
-                          "l1_end": summarise([r["val_l1_end"] for r in runs])}
-    if "lean" in variants:
-        lean = variants["lean"]["l1_end"]["values"]
-        for name, row in variants.items():
-            if name != "lean":
-                row["delta_vs_lean"] = summarise([v - b for v, b in zip(row["l1_end"]["values"], lean)])
-    result = {"steps": args.steps, "seeds": args.seeds, "threads": args.threads, "corpus": str(args.corpus),
-              "recipe": "experiment=renderer_smoke (GAN from generator step 100, random VGG, batch 8)",
-              "copy_source": {"l1": summarise(copy)}, "variants": variants}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "study.json").write_text(json.dumps(result, indent=2))
-    (out / "study.md").write_text(markdown(result))
+    copy: list[float] = []
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in args.variants}
+    result: dict[str, Any] = {}
+    for seed in args.seeds:  # seed-major: a stopped study still has every variant at the first seeds
+        copy.append(baseline_main(["experiment=renderer_smoke", *common_overrides(args, seed)])["copy_source_l1"])
+        for name in args.variants:
+            runs[name].append({"seed": seed, **train(VARIANTS[name], seed, args)})
+            print(json.dumps({"variant": name, **runs[name][-1]}), flush=True)
+            result = collect(args, copy, runs, face_model)
+            (out / "study.json").write_text(json.dumps(result, indent=2))
+            (out / "study.md").write_text(markdown(result))
     print(markdown(result))
     return result
 
