@@ -86,6 +86,7 @@ def time_renderer(
             torch.cuda.synchronize(device)
 
     timings: dict[str, list[float]] = {k: [] for k in STAGES}
+    cpu_s: list[float] = []  # process CPU time per batch: on a shared CPU, what the work cost without the waiting
 
     def timed(name: str, fn: Callable[..., Any], *args: Any) -> Any:
         sync()
@@ -99,8 +100,10 @@ def time_renderer(
         for it in range(warmup + iters):
             if it == warmup:
                 timings = {k: [] for k in STAGES}
+                cpu_s = []
             start = time.perf_counter()
             volume = timed("appearance_per_identity", renderer.appearance, source)  # (1, C, D, h, w)
+            cpu_start = time.process_time()
             kp_s = renderer.keypoints(codes[:1]).expand(batch, -1, -1)  # (B, K, 3)
             kp_d = timed("keypoints", renderer.keypoints, codes)  # (B, K, 3)
             vol = volume.expand(batch, -1, -1, -1, -1)  # (B, C, D, h, w)
@@ -113,6 +116,7 @@ def time_renderer(
             image = timed("generator", generator, feats)  # (B, 3, out, out)
             sync()
             timings["total_per_batch"].append(time.perf_counter() - start)
+            cpu_s.append(time.process_time() - cpu_start)
 
     mean = {k: sum(v) / len(v) for k, v in timings.items()}
     per_frame_s = (mean["total_per_batch"] - mean["appearance_per_identity"]) / batch
@@ -127,6 +131,8 @@ def time_renderer(
                      for n in ("appearance", "warping", "generator")},
         "frames_per_s": round(1.0 / per_frame_s, 3),
         "ms_per_frame": round(per_frame_s * 1e3, 2),
+        # process CPU seconds per frame of the per-frame path; with one thread ~ the time on an unloaded core
+        "cpu_ms_per_frame": round(sum(cpu_s) / len(cpu_s) / batch * 1e3, 2) if device.type == "cpu" else None,
         "ms_per_batch": {k: round(v * 1e3, 2) for k, v in mean.items()},
         "share_of_time": {k: round(mean[k] / mean["total_per_batch"], 3) for k in STAGES[:-1]},
     }
