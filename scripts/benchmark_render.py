@@ -4,7 +4,7 @@
     python scripts/benchmark_render.py                                   # paper-scale (512 px), lean sizes, CPU, fp32
     python scripts/benchmark_render.py --sizes full                      # the pre-budget sizes (2.2 TFLOP/frame)
     python scripts/benchmark_render.py --config small                    # 128 px (tests / smoke experiment)
-    python scripts/benchmark_render.py --compare --threads 1 --out r.json  # before/after: {small, paper} x {full, budget}
+    python scripts/benchmark_render.py --compare --threads 1 --out r.json  # {small, paper} x {full, budget}
     python scripts/benchmark_render.py --device cuda --bf16 --compile    # GPU, bf16 autocast, torch.compile(W, G)
     python scripts/benchmark_render.py --flops-only --sizes full         # FLOPs per module only (seconds, no run)
 

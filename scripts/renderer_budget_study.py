@@ -88,7 +88,8 @@ def train(variant: Variant, seed: int, args: argparse.Namespace) -> dict[str, An
     if args.reuse and metrics_path.is_file():
         return {**json.loads(metrics_path.read_text()), "wall_s": None, "reused": True}
     cmd = [sys.executable, str(ROOT / "scripts" / "train_renderer.py"), "experiment=renderer_smoke",
-           *common_overrides(args, seed), f"trainer.max_steps={args.steps}", f"trainer.val_check_interval={10 * args.steps}",  # held-out L1 only before and after
+           *common_overrides(args, seed), f"trainer.max_steps={args.steps}",
+           f"trainer.val_check_interval={10 * args.steps}",  # held-out L1 only before and after training
            f"paths.output_dir={run_dir}", f"hydra.run.dir={run_dir}", "ckpt_path=null",
            "trainer.enable_progress_bar=false", *overrides_of(variant.small)]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": os.pathsep.join(

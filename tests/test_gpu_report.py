@@ -56,7 +56,8 @@ def test_smoke_report_has_every_section_with_numbers(tmp_path):
     # the sampling rows cover both guidance modes; the renderer rows the lean and the pre-budget sizes
     assert {r["cfg_mode"] for r in report["sections"]["dit_sampling"]["rows"]} == {"full", "two_pass"}
     assert {r["sizes"] for r in report["sections"]["renderer"]["rows"]} == {"budget", "full"}
-    full, lean = (next(r for r in report["sections"]["renderer"]["rows"] if r["sizes"] == s) for s in ("full", "budget"))
+    rows = report["sections"]["renderer"]["rows"]
+    full, lean = (next(r for r in rows if r["sizes"] == s) for s in ("full", "budget"))
     assert lean["tflop_per_frame"] < full["tflop_per_frame"]
     # the markdown table shows the measured numbers, not placeholders
     fps = report["sections"]["end_to_end"]["rows"][0]["fps"]

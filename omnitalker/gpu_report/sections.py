@@ -94,7 +94,8 @@ def dit_sampling(s: ReportSettings, device: torch.device) -> dict[str, Any]:
                 sec = (time.perf_counter() - t0) / s.repeats
                 flops = s.steps * analytic_forward_flops(model, n, GUIDANCE_BRANCHES[cfg_mode])
                 frames = s.generated_seconds * s.fps
-                return {"seconds": sec, "warmup_s": warm, "fps": frames / sec, "real_time_factor": sec / s.generated_seconds,
+                return {"seconds": sec, "warmup_s": warm, "fps": frames / sec,
+                        "real_time_factor": sec / s.generated_seconds,
                         "tflop": flops / 1e12, "tflops_per_s": flops / sec / 1e12,
                         "mfu": flops / sec / 1e12 / peak if peak else None}
 

@@ -121,7 +121,8 @@ def time_renderer(
     mean = {k: sum(v) / len(v) for k, v in timings.items()}
     per_frame_s = (mean["total_per_batch"] - mean["appearance_per_identity"]) / batch
     return {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda"
+        else f"cpu ({torch.get_num_threads()} threads)",
         "output": list(image.shape[1:]),
         "batch": batch,
         "iters": iters,
