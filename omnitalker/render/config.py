@@ -158,6 +158,9 @@ def paper_config(**overrides: Any) -> RendererConfig:
 
 
 PRE_BUDGET = {"motion": {"num_keypoints": 0, "downsample": 1, "mask_kernel_size": 7}, "generator": {"features": 512}}
+# the small config before the budget: every face-model keypoint at full resolution, a 64-wide generator (its mask
+# conv was already 3^3); ``small_config(**SMALL_PRE_BUDGET)``
+SMALL_PRE_BUDGET = {"motion": {"num_keypoints": 0, "downsample": 1}, "generator": {"features": 64}}
 
 
 def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
