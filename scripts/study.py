@@ -110,7 +110,7 @@ def main(cfg: DictConfig) -> None:
     for row in cfg.rows:
         ckpt = run_dir(cfg.runs_dir, row) / "checkpoints" / "last.ckpt"
         if cfg.train and checkpoint_step(ckpt) < cfg.steps:
-            train_row(row, cfg.steps, cfg.root_dir, cfg.corpus, list(cfg.train_overrides))
+            train_row(row, cfg.steps, cfg.root_dir, cfg.corpus, list(cfg.train_overrides), cfg.experiment)
     tic = time.perf_counter()
     items = load_items(cfg.corpus, cfg.per_speaker)
     training = training_clips(cfg.corpus, cfg.train_clips_per_speaker, cfg.seed)
@@ -142,13 +142,15 @@ def main(cfg: DictConfig) -> None:
         from omnitalker.study.voice import VoiceScorer, voice_scores
 
         scorer = VoiceScorer()
-        gt_voice, gt_desc = voice_scores(scorer, items, outputs["ground_truth"], None, cfg.progress)
+        cache = lambda key: out / "voice" / f"{key.replace('/', '_')}.json"
+        _, gt_desc = voice_scores(scorer, items, outputs["ground_truth"], None, cfg.progress,
+                                  cache=cache("ground_truth"))
         results["voice"] = {"ground_truth": voice_scores(scorer, items, outputs["ground_truth"], gt_desc,
                                                           desc=gt_desc)[0]}
         for key in ("copy_reference", *(f"{cfg.main_row}/{c}" for c in CONDITIONS)):
             if key in outputs:
                 results["voice"][key.split("/")[-1]] = voice_scores(scorer, items, outputs[key], gt_desc,
-                                                                    cfg.progress)[0]
+                                                                    cfg.progress, cache=cache(key))[0]
     results["score_seconds"] = time.perf_counter() - tic
     (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
     (out / "items.json").write_text(json.dumps({"ids": [it.item_id for it in items], "rows": per_item},

@@ -14,8 +14,7 @@ from hydra import compose, initialize_config_dir
 from data_prep.synthetic.generate import SyntheticCorpusConfig, generate_corpus
 from omnitalker.constants import MEL_FPS
 from omnitalker.study.features import JAW, style_features, sync_lag
-from omnitalker.study.identify import (accuracy, binomial_p_value, fit_centroids, frechet_same_vs_other,
-                                       identify)
+from omnitalker.study.identify import accuracy, binomial_p_value, fit_centroids, frechet_same_vs_other, identify
 from omnitalker.study.items import StudyCorpusError, load_items, training_clips
 from omnitalker.study.measure import BASELINES, baseline_outputs
 from omnitalker.study.score import fit_reference, score_system

@@ -26,9 +26,9 @@ def checkpoint_step(path: Path) -> int:
     return int(read_checkpoint(path).get("global_step", -1))
 
 
-def train_row(row: str, steps: int, root_dir: str, corpus: str, overrides: list[str]) -> None:
+def train_row(row: str, steps: int, root_dir: str, corpus: str, overrides: list[str], experiment: str = "study") -> None:
     """Train (or resume) row ``row`` to ``steps`` steps: the same command a user runs for one row."""
-    cmd = [sys.executable, str(REPO / "scripts" / "train.py"), "experiment=study", f"run_name={row}",
+    cmd = [sys.executable, str(REPO / "scripts" / "train.py"), f"experiment={experiment}", f"run_name={row}",
            f"model.arch.fusion={row}", f"trainer.max_steps={steps}", f"paths.root_dir={root_dir}",
            f"data.corpus={corpus}/corpus", *overrides]
     print("+", " ".join(cmd[1:]), flush=True)

@@ -10,8 +10,14 @@ import numpy as np
 
 from omnitalker.constants import EXPRESSION_SLICE, EYE_SLICE, POSE_SLICE
 from omnitalker.study.features import DYNAMIC, STATIC, style_features, voiced_spectrum
-from omnitalker.study.identify import (SpeakerCentroids, accuracy, binomial_p_value, fit_centroids,
-                                       frechet_same_vs_other, identify)
+from omnitalker.study.identify import (
+    SpeakerCentroids,
+    accuracy,
+    binomial_p_value,
+    fit_centroids,
+    frechet_same_vs_other,
+    identify,
+)
 from omnitalker.study.items import StudyItem
 from omnitalker.study.measure import item_measures, shuffled_sync
 
@@ -84,7 +90,7 @@ def score_system(ref: Reference, items: list[StudyItem], outputs: dict[str, dict
         codes = outputs[it.item_id]["codes"]
         gen_e[it.speaker].append(expression_frames(codes))
         gen_p[it.speaker].append(codes[:, POSE_SLICE])
-    mean = lambda key: nanmean(r[key] for r in rows)  # noqa: E731
+    mean = lambda key: nanmean(r[key] for r in rows)
     return {
         "identification": ident,
         "chance": chance,

@@ -4,7 +4,9 @@ embedding, and for English items a transcript by the offline tiny.en recogniser 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -42,12 +44,19 @@ class VoiceScorer:
 
 def voice_scores(scorer: VoiceScorer, items: list[StudyItem], outputs: dict[str, dict[str, np.ndarray]],
                  truth: dict[str, dict] | None, progress: bool = True,
-                 desc: dict[str, dict] | None = None) -> tuple[dict, dict[str, dict]]:
+                 desc: dict[str, dict] | None = None, cache: Path | None = None) -> tuple[dict, dict[str, dict]]:
     """Scores of one system against the ground truth's descriptions ``truth`` (None: only describe). ``desc``:
-    this system's descriptions when already made. Returns (summary, per-item descriptions)."""
-    if desc is None:
+    this system's descriptions when already made; ``cache``: a JSON file holding them across runs (the outputs of
+    a system are cached too, so its descriptions cannot change). Returns (summary, per-item descriptions)."""
+    if desc is None and cache is not None and cache.is_file():
+        desc = {k: {**v, "embedding": np.asarray(v["embedding"], np.float32)}
+                for k, v in json.loads(cache.read_text()).items()}
+    if desc is None or set(desc) != {it.item_id for it in items}:
         desc = {it.item_id: scorer.describe(outputs[it.item_id]["mel"], it.text, it.language)
                 for it in tqdm(items, desc="voice", disable=not progress)}
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps({k: {**v, "embedding": v["embedding"].tolist()} for k, v in desc.items()}))
     wers = [d["wer"] for d in desc.values() if "wer" in d]
     summary: dict = {"wer_en": float(np.mean(wers)) if wers else float("nan"), "wer_items": len(wers)}
     if truth is None:
