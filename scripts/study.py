@@ -26,7 +26,7 @@ from omnitalker.study import report
 from omnitalker.study.generate import CONDITIONS, generate_items
 from omnitalker.study.items import load_items, training_clips
 from omnitalker.study.measure import BASELINES, baseline_outputs
-from omnitalker.study.runs import checkpoint_step, loss_curve, run_dir, run_summary, train_row
+from omnitalker.study.runs import checkpoint_step, loss_curve, row_checkpoint, run_dir, run_summary, train_row
 from omnitalker.study.score import fit_reference, score_system
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,6 +49,8 @@ def _plots(cfg: DictConfig, results: dict) -> list[str]:
     img.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for row in results["rows"]:
+        if "@" in row:
+            continue
         steps, loss = loss_curve(run_dir(cfg.runs_dir, row))
         if loss.size:
             smooth = np.convolve(loss, np.ones(5) / 5, mode="valid")
@@ -108,8 +110,8 @@ def main(cfg: DictConfig) -> None:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     for row in cfg.rows:
-        ckpt = run_dir(cfg.runs_dir, row) / "checkpoints" / "last.ckpt"
-        if cfg.train and checkpoint_step(ckpt) < cfg.steps:
+        ckpt = row_checkpoint(cfg.runs_dir, row)
+        if cfg.train and "@" not in row and checkpoint_step(ckpt) < cfg.steps:
             train_row(row, cfg.steps, cfg.root_dir, cfg.corpus, list(cfg.train_overrides), cfg.experiment)
     tic = time.perf_counter()
     items = load_items(cfg.corpus, cfg.per_speaker)
@@ -128,11 +130,10 @@ def main(cfg: DictConfig) -> None:
         results["baselines"][b] = score_system(ref, items, outputs[b], per_item["ground_truth"])
         per_item[b] = results["baselines"][b].pop("rows")
     for row in cfg.rows:
-        run = run_dir(cfg.runs_dir, row)
+        run, ckpt = run_dir(cfg.runs_dir, row), row_checkpoint(cfg.runs_dir, row)
         conditions = CONDITIONS if row == cfg.main_row else ("full",)
-        gen = generate_items(run / "checkpoints" / "last.ckpt", items, out / row, conditions, cfg.seed,
-                             progress=cfg.progress)
-        results["rows"][row] = {"run": run_summary(run), "conditions": {}}
+        gen = generate_items(ckpt, items, out / row, conditions, cfg.seed, progress=cfg.progress)
+        results["rows"][row] = {"run": run_summary(run, ckpt), "conditions": {}}
         for condition, outs in gen.items():
             outputs[f"{row}/{condition}"] = outs
             score = score_system(ref, items, outs, per_item["ground_truth"])

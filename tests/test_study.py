@@ -146,7 +146,7 @@ def test_study_script_writes_results_and_fills_the_page(corpus, checkpoint, tmp_
     monkeypatch.setattr(study, "REPO", tmp_path)
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
         cfg = compose("study", overrides=[f"corpus={corpus}", f"runs_dir={runs}", f"out={tmp_path / 'eval'}",
-                                          f"doc={doc}", "rows=[mm_attention]", "train=false", "per_speaker=1",
+                                          f"doc={doc}", "rows=[mm_attention,mm_attention@2]", "train=false", "per_speaker=1",
                                           "train_clips_per_speaker=3", "voice=false", "progress=false"])
     study.main.__wrapped__(cfg)
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
@@ -155,4 +155,6 @@ def test_study_script_writes_results_and_fills_the_page(corpus, checkpoint, tmp_
     page = doc.read_text()
     assert "prose before" in page and "prose after" in page and "old" not in page
     assert "copy the reference (baseline)" in page and "| MM-attention (paper) | 2 |" in page
+    assert results["rows"]["mm_attention@2"]["run"]["step"] == 2  # an intermediate checkpoint as its own row
+    assert set(results["rows"]["mm_attention@2"]["conditions"]) == {"full"}
     assert (tmp_path / "docs" / "img" / "study_loss.png").is_file()

@@ -11,6 +11,11 @@ SYSTEM_LABELS = {"ground_truth": "ground truth (ceiling)", "copy_reference": "co
                  "no_ref": "model, no reference (control)", "no_guidance": "model, guidance off"}
 
 
+def row_label(row: str) -> str:
+    name, _, step = row.partition("@")
+    return ROW_LABELS.get(name, name) + (f", checkpoint of step {step}" if step else "")
+
+
 def _f(x, digits: int = 2) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
@@ -84,7 +89,7 @@ def ablation_table(results: dict) -> str:
             continue
         t = r["run"]
         lines.append(
-            f"| {ROW_LABELS.get(row, row)} | {t['step']} | {_f(t['wall_clock_s'] / 60, 1)} min | "
+            f"| {row_label(row)} | {t['step']} | {_f(t['wall_clock_s'] / 60, 1)} min | "
             f"{_f(t['loss_first'])}→{_f(t['loss_last'])} | {_f(s['sync']['r'])} | {_f(s['sync']['abs_lag'], 1)} | "
             f"{_pct(s['identification']['dynamic']['accuracy'])} | "
             f"{_f(s['frechet_pose']['same'], 4)}/{_f(s['frechet_pose']['other'], 4)} | {_f(s['dtw_mel'])} |")

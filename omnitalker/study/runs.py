@@ -16,7 +16,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_dir(runs_dir: str | Path, row: str) -> Path:
-    return Path(runs_dir) / row
+    """A row is a run name, or ``name@step`` for that run's intermediate checkpoint (a learning-curve point)."""
+    return Path(runs_dir) / row.split("@")[0]
+
+
+def row_checkpoint(runs_dir: str | Path, row: str) -> Path:
+    name, _, step = row.partition("@")
+    ckpt = f"step_{int(step):08d}.ckpt" if step else "last.ckpt"
+    return Path(runs_dir) / name / "checkpoints" / ckpt
 
 
 def checkpoint_step(path: Path) -> int:
@@ -49,12 +56,13 @@ def loss_curve(run: Path) -> tuple[np.ndarray, np.ndarray]:
     return steps, np.array([by_step[s] for s in steps])
 
 
-def run_summary(run: Path) -> dict:
-    """Step reached, wall clock (run start = its config.yaml, end = last.ckpt) and the mean loss of the first and
-    last 50 logged steps."""
-    ckpt = run / "checkpoints" / "last.ckpt"
+def run_summary(run: Path, ckpt: Path) -> dict:
+    """Step of ``ckpt``, wall clock (run start = its config.yaml, end = the checkpoint file) and the mean loss of
+    the first and last 50 logged steps up to the checkpoint."""
     steps, loss = loss_curve(run)
+    step = checkpoint_step(ckpt)
+    steps, loss = steps[steps <= step], loss[steps <= step]
     wall = ckpt.stat().st_mtime - (run / "config.yaml").stat().st_mtime if ckpt.is_file() else float("nan")
-    return {"step": checkpoint_step(ckpt), "wall_clock_s": wall,
+    return {"step": step, "wall_clock_s": wall,
             "loss_first": float(loss[steps < steps[0] + 50].mean()) if loss.size else float("nan"),
             "loss_last": float(loss[steps > steps[-1] - 50].mean()) if loss.size else float("nan")}
