@@ -31,7 +31,8 @@ def build_app(service: DemoService) -> gr.Blocks:
     features = service.features
     inputs: dict[str, gr.components.Component] = {}
     controls: dict[str, gr.components.Component] = {}
-    with gr.Blocks(title="OmniTalker demo", analytics_enabled=False) as app:
+    # delete_cache: gradio's copies of uploads and results older than 2 h are removed every hour
+    with gr.Blocks(title="OmniTalker demo", analytics_enabled=False, delete_cache=(3600, 7200)) as app:
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column():
