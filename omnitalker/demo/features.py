@@ -64,7 +64,7 @@ def _accepts(function: object, parameter: str) -> bool:
         params = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return False
-    return parameter in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return parameter in params  # explicitly: a **kwargs catch-all may not know the keyword
 
 
 def _controls_class() -> type | None:

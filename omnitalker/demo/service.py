@@ -8,11 +8,11 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-import time
 import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +156,8 @@ class DemoService:
 
     # ------------------------------------------------------------------ job folders
     def _new_job_dir(self) -> Path:
-        job = self.settings.outputs / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # sorts by creation time (pruning keeps the newest)
+        job = self.settings.outputs / f"{stamp}-{uuid.uuid4().hex[:6]}"
         job.mkdir(parents=True, exist_ok=False)
         return job
 
