@@ -130,7 +130,7 @@ def test_page_generates_plays_and_offers_downloads(demo_url, browser, reference,
     # bad input: no text -> the project's text error, in words; no traceback, no video
     status = generate_and_wait(browser, timeout=60)
     assert status.startswith("Error") and "text to speak is empty" in status, status
-    browser.find_element(By.CSS_SELECTOR, "#text textarea").send_keys("Hello there, this is the web demo.")
+    browser.find_element(By.CSS_SELECTOR, "#text textarea").send_keys("Hello there, this is the demo.")
     # bad input: nothing uploaded -> a message naming what is missing
     status = generate_and_wait(browser, timeout=60)
     assert status.startswith("Error") and "upload a reference video" in status, status
