@@ -33,7 +33,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240) -> None:
+def wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -105,7 +105,7 @@ def wait_status(driver, predicate, timeout: float) -> str:
     return status_text(driver)
 
 
-def generate_and_wait(driver, timeout: float = 240) -> str:
+def generate_and_wait(driver, timeout: float = 600) -> str:
     """Click Generate and return the final status. The status box is first overwritten in the page only: every run
     goes through "Generating..." before its outcome, so the final text is written again even when it repeats."""
     from selenium.webdriver.common.by import By
@@ -128,11 +128,11 @@ def test_page_generates_plays_and_offers_downloads(demo_url, browser, reference,
     assert "OmniTalker" in browser.title
 
     # bad input: no text -> the project's text error, in words; no traceback, no video
-    status = generate_and_wait(browser, timeout=60)
+    status = generate_and_wait(browser, timeout=120)
     assert status.startswith("Error") and "text to speak is empty" in status, status
     browser.find_element(By.CSS_SELECTOR, "#text textarea").send_keys("Hello there, this is the demo.")
     # bad input: nothing uploaded -> a message naming what is missing
-    status = generate_and_wait(browser, timeout=60)
+    status = generate_and_wait(browser, timeout=120)
     assert status.startswith("Error") and "upload a reference video" in status, status
     assert not any(marker in browser.page_source for marker in TRACEBACK_MARKERS)
 
