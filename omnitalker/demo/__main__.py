@@ -42,9 +42,10 @@ def serve(overrides: list[str], block: bool = True):
     port = settings.port or free_port(settings.host)
     print(f"OmniTalker demo: optional features: {features.describe()}", flush=True)
     blocks.queue(default_concurrency_limit=1, max_size=16)
-    _, url, _ = blocks.launch(server_name=settings.host, server_port=port, share=False, inbrowser=settings.open_browser,
-                              allowed_paths=[str(settings.outputs.resolve())], max_file_size=f"{settings.max_upload_mb}mb",
-                              theme=theme(), ssr_mode=False, show_error=False, quiet=True, prevent_thread_lock=True)
+    _, url, _ = blocks.launch(server_name=settings.host, server_port=port, share=False,
+                              inbrowser=settings.open_browser, allowed_paths=[str(settings.outputs.resolve())],
+                              max_file_size=f"{settings.max_upload_mb}mb", theme=theme(), ssr_mode=False,
+                              show_error=False, quiet=True, prevent_thread_lock=True)
     print(f"OmniTalker demo running on {url} (Ctrl+C stops it)", flush=True)
     if block:
         blocks.block_thread()
