@@ -13,28 +13,15 @@ import sys
 import warnings
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
+from omnitalker.inference.cli_config import pipeline_config
 from omnitalker.inference.jobs import Job, read_jobs
-from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig
-from omnitalker.inference.safety import SafetyConfig
+from omnitalker.inference.pipeline import OmniTalkerPipeline
 
 FREE_TEXT_KEYS = ("text", "ref_text")
 EXPECTED = (Exception,)  # every failure becomes one line; set HYDRA_FULL_ERROR=1 / OMNITALKER_DEBUG=1 for a traceback
-
-
-def pipeline_config(cfg: DictConfig) -> PipelineConfig:
-    sampler = {"steps": cfg.steps, "method": cfg.method, "cfg_mode": cfg.cfg_mode,
-               "guidance": OmegaConf.to_container(cfg.guidance)}
-    safety = SafetyConfig(label=cfg.label, label_position=cfg.label_position, watermark=cfg.watermark,
-                          watermark_key=cfg.watermark_key)
-    return PipelineConfig(
-        dit_checkpoint=cfg.dit, renderer=cfg.renderer, vocoder=cfg.vocoder, vocoder_path=cfg.vocoder_path,
-        device=cfg.device, sampler=sampler, fps=cfg.fps, crop=cfg.crop, face_model=cfg.face_model,
-        asr_model=cfg.asr_model, asr_language=cfg.asr_language, safety=safety, seed=cfg.seed,
-        allow_face_model_mismatch=cfg.get("allow_face_model_mismatch", False),
-    )
 
 
 def run(cfg: DictConfig) -> int:
