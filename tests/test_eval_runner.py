@@ -183,6 +183,32 @@ def test_failed_items_are_reported_not_fatal(tiny_set, tmp_path):
     assert "| efid |" in render_report([summary])
 
 
+def test_build_from_halves_cuts_each_clip_into_reference_and_target(tmp_path, monkeypatch):
+    import omnitalker.eval.style as style
+    from omnitalker.eval.testsets import build_from_halves
+    from omnitalker.inference.media import decode_audio, decode_video
+
+    fitted = []
+
+    def fake_fit(frames, fps, name="clip"):  # the face fit is slow and needs faces: its input is what is checked
+        fitted.append((len(frames), fps))
+        return np.tile(np.arange(len(frames), dtype=np.float32)[:, None], (1, 61))  # row i = fitted frame i
+
+    monkeypatch.setattr(style, "fit_frames", fake_fit)
+    clips = [tiny_video(tmp_path / "a.mp4", seconds=4.0), tiny_video(tmp_path / "b.mp4", seconds=1.0, seed=1)]
+    manifest = build_from_halves(clips, tmp_path / "set", max_seconds=3.2, code_stride=3)
+    items = load_testset(manifest)
+    # a: first 3.2 s = 80 frames, every 3rd fitted; b: 25 frames, too few for 16 fits at stride 3 -> every frame
+    assert [i.id for i in items] == ["a", "b"] and fitted == [(27, 25 / 3), (25, 25.0)]
+    assert (len(decode_video(items[0].ref)[0]), len(decode_video(items[0].gt)[0])) == (40, 40)
+    assert abs(len(decode_audio(items[0].gt)[0]) / 24000 - 1.6) < 0.05
+    with np.load(items[0].ref_codes) as r, np.load(items[0].gt_codes) as g:  # fitted frames 0, 3, ..., 39 | 42, ...
+        assert r["codes"][:, 0].tolist() == list(range(14)) and g["codes"][0, 0] == 14 and len(g["codes"]) == 13
+        assert float(g["fps"]) == 25 / 3
+    build_from_halves(clips, tmp_path / "set", max_seconds=3.2, code_stride=3)  # rerun: nothing is refitted
+    assert len(fitted) == 2
+
+
 def test_report_tables_carry_dnsmos_and_the_landmark_sync_peak():
     summary = {"system": "ground_truth", "items": 1, "metrics": {
         "dnsmos": {"values": {"dnsmos_ovrl": 3.25}, "info": {}, "measured": 1, "errors": {}},

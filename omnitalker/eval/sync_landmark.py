@@ -8,10 +8,11 @@ and posture drifts and leaves the open/close rhythm of speech.
 
 For every audio offset k in ±max_offset frames (k > 0: the audio comes k frames late, mouth[t] pairs with
 envelope[t + k]) a ridge regression from the mouth features to the envelope is fitted with cross-validation over
-contiguous folds; the held-out correlation is the score at that offset (a regression, not one feature's
+contiguous folds; the mean held-out correlation is the score at that offset (a regression, not one feature's
 correlation, because which mouth feature carries the rhythm varies between people and framings; held out, so more
-features cannot inflate the score). Reported: offset = argmax, peak = the best held-out correlation, and
-confidence = peak − median over offsets (SyncNet's definition of Sync-C, on a correlation scale).
+features cannot inflate the score). Reported: offset = argmax, peak = the best held-out correlation (the number that
+separates true from 1-s-shifted audio on 10 of 11 real clips, docs/evaluation_video.md), and confidence = peak −
+median over offsets (SyncNet's definition of Sync-C on a correlation scale; it does not separate them, 5 of 11).
 """
 
 from __future__ import annotations
