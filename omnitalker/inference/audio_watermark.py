@@ -68,7 +68,8 @@ def _envelope(audio: np.ndarray, pad_left: int, pad_right: int) -> np.ndarray:
 
 def _as_mono(audio) -> np.ndarray:
     array = audio.detach().cpu().float().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
-    array = np.squeeze(array)
+    if array.ndim > 1 and sum(d > 1 for d in array.shape) <= 1:
+        array = array.reshape(-1)  # (1, S) / (S, 1) -> (S,); a 1-sample piece stays (1,)
     if array.ndim != 1 or not np.issubdtype(array.dtype, np.floating):
         raise MediaArrayError(f"audio must be a mono float waveform (samples,), got {np.shape(audio)} {array.dtype}")
     return array.astype(np.float32, copy=False)

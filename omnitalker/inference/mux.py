@@ -45,7 +45,8 @@ def _as_audio(audio: np.ndarray | torch.Tensor | None) -> np.ndarray:
     if audio is None:
         return np.zeros(0, np.float32)
     array = audio.detach().cpu().float().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
-    array = np.squeeze(array)
+    if array.ndim > 1 and sum(d > 1 for d in array.shape) <= 1:
+        array = array.reshape(-1)  # (1, S) / (S, 1) -> (S,); a 1-sample piece stays (1,)
     if array.ndim != 1:
         raise MediaArrayError(f"audio must be mono (samples,), got shape {np.shape(audio)}")
     if not np.issubdtype(array.dtype, np.floating):

@@ -91,6 +91,15 @@ def _to_uint8(frames: torch.Tensor, size: int) -> np.ndarray:
     return (frames.clamp(0, 1).permute(0, 2, 3, 1) * 255).round().to(torch.uint8).cpu().numpy()  # (b, S, S, 3)
 
 
+def _batches(first: int, end: int, size: int) -> list[tuple[int, int]]:
+    """(first frame, count) render batches covering ``first .. end - 1``; a last batch of one frame borrows one from
+    the batch before (a fragment is cut at a keyframe placed on a piece's second-to-last frame)."""
+    counts = [min(size, end - start) for start in range(first, end, size)]
+    if len(counts) >= 2 and counts[-1] == 1 and size >= 2:
+        counts[-2:] = [counts[-2] - 1, 2]
+    return [(first + sum(counts[:i]), c) for i, c in enumerate(counts)]
+
+
 def stream_pieces(pipe: OmniTalkerPipeline, ref: ReferenceAnalysis, plan: ChunkPlan,
                   codes_hooks: Sequence[CodesHook] = (), progress: bool = False,
                   timings: dict[str, float] | None = None, started: float | None = None) -> Iterator[StreamPiece]:
@@ -137,12 +146,11 @@ def stream_pieces(pipe: OmniTalkerPipeline, ref: ReferenceAnalysis, plan: ChunkP
             total = int(marked / SAMPLE_RATE * rate)  # whole frames whose audio is final
             while total > 0 and sample_of(total) > marked:
                 total -= 1
-        starts = list(range(done, total, cfg.render_batch))
-        if chunk.last and not starts:
-            starts = [total]  # nothing left to draw: one last piece carries the audio's tail
-        for n, first in enumerate(starts):
-            count = min(cfg.render_batch, total - first)
-            end_piece = chunk.last and n == len(starts) - 1
+        batches = _batches(done, total, cfg.render_batch)
+        if chunk.last and not batches:
+            batches = [(total, 0)]  # nothing left to draw: one last piece carries the audio's tail
+        for n, (first, count) in enumerate(batches):
+            end_piece = chunk.last and n == len(batches) - 1
             tic = time.perf_counter()
             if count > 0:
                 codes = cursor.take(first, count, final=chunk.last)  # (count, 61)
@@ -162,7 +170,7 @@ def stream_pieces(pipe: OmniTalkerPipeline, ref: ReferenceAnalysis, plan: ChunkP
             piece_audio, audio = audio[:cut], audio[cut:]
             timings["marks"] += time.perf_counter() - tic
             yield StreamPiece(pieces, chunk.index, first, frames, codes.numpy(), audio_start, piece_audio, end_piece,
-                              flush=pieces == 0 or n == len(starts) - 1, elapsed_s=time.perf_counter() - started,
+                              flush=pieces == 0 or n == len(batches) - 1, elapsed_s=time.perf_counter() - started,
                               timings=dict(timings))
             audio_start += piece_audio.shape[0]
             done = first + count
