@@ -4,6 +4,7 @@ other exactly like one pass, and the fragmented mp4 is readable at every flush (
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from dataclasses import asdict
@@ -254,8 +255,9 @@ def test_infer_script_streams_to_stdout(model_files):
     cmd = [sys.executable, str(ROOT / "scripts/infer.py"), f"dit={root / 'dit.ckpt'}", f"renderer={root / 'renderer'}",
            f"vocoder_path={root / 'vocos'}", f"ref={root / 'ref.mp4'}", f"ref_codes={root / 'ref_codes.npz'}",
            "ref_text=hello there this is me talking", "crop=none", "device=cpu", "steps=2", "stream=true",
-           "first_chunk_seconds=0.5", "out=-", "text=Hello there. This is streamed to stdout, piece by piece."]
-    proc = subprocess.run(cmd, capture_output=True, timeout=300, cwd=ROOT)
+           "first_chunk_seconds=0.5", "out=-", "text=Hello there. Streamed to stdout."]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's package, also when another one is installed
+    proc = subprocess.run(cmd, capture_output=True, timeout=900, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     assert b"wrote" in proc.stderr and b"first frames after" in proc.stderr
     assert decoded_frames(proc.stdout) > 0

@@ -33,6 +33,12 @@ BENCH_TEXT = ("The quick brown fox jumps over the lazy dog. A journey of a thous
               "and every step after it counts just as much. ")
 
 
+def text_of_length(seconds: float, words_per_second: float = 2.5) -> str:
+    """The benchmark text repeated to about ``seconds`` of speech at the synthetic reference's speaking rate."""
+    words = BENCH_TEXT.split()
+    return " ".join(words[i % len(words)] for i in range(max(1, round(seconds * words_per_second)))) + "."
+
+
 def random_pipeline(cfg: PipelineConfig, arch: Mapping[str, Any], renderer_cfg: RendererConfig, vocoder: str = "vocos",
                     vocos_arch: VocosArchitecture = VocosArchitecture(), code_std: float = 0.05) -> OmniTalkerPipeline:
     """A pipeline around randomly initialised models: a DiT of ``arch`` (its vocabulary: the characters of the
@@ -52,7 +58,8 @@ def random_pipeline(cfg: PipelineConfig, arch: Mapping[str, Any], renderer_cfg: 
 
 def synthetic_reference(seconds: float, image_size: int, text: str = REFERENCE_TEXT, seed: int = 0
                         ) -> ReferenceAnalysis:
-    """A reference analysis without a video: a speech-like log-mel, neutral codes and a smooth random face crop."""
+    """A reference analysis without a video: a speech-like log-mel, neutral codes and a smooth random face crop.
+    Its speaking rate sets the duration rule: 6.4 s for the 16 words of ``REFERENCE_TEXT`` is 2.5 words/s."""
     gen = torch.Generator().manual_seed(seed)
     n = round(seconds * MEL_FPS)
     mel = torch.randn(n, N_MELS, generator=gen) - 4.0  # (n, 100)
