@@ -261,3 +261,23 @@ def test_infer_script_streams_to_stdout(model_files):
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     assert b"wrote" in proc.stderr and b"first frames after" in proc.stderr
     assert decoded_frames(proc.stdout) > 0
+
+
+def test_precision_setting_reaches_the_models():
+    from omnitalker.device import resolve_precision
+
+    assert resolve_precision("auto", torch.device("cpu")) is None
+    assert resolve_precision("auto", torch.device("cuda")) is torch.bfloat16
+    assert resolve_precision("bf16", torch.device("cpu")) is torch.bfloat16
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision("fp8", torch.device("cpu"))
+    pipe = tiny_pipeline(precision="bf16")
+    assert pipe.generator.autocast_dtype is torch.bfloat16 and pipe.vocoder.autocast_dtype is torch.bfloat16
+    mel = torch.randn(1, 60, 100) - 4
+    wav = pipe.vocoder.decode(mel)
+    pipe.vocoder.autocast_dtype = None
+    reference = pipe.vocoder.decode(mel)
+    assert wav.dtype == torch.float32 and torch.isfinite(wav).all()
+    assert 0 < (wav - reference).abs().max() < 0.1 * reference.abs().max()  # bf16 backbone, fp32 ISTFT
+    out = pipe.generator.generate(torch.randn(40, 100) - 4, torch.zeros(40, 61), "hello there", ["hi you"], [20])[0]
+    assert out.mel.dtype == torch.float32 and out.codes.dtype == torch.float32 and torch.isfinite(out.mel).all()

@@ -2,7 +2,9 @@
 
 Frames come as a (T, H, W, 3) uint8 array or any iterable of (H, W, 3) uint8 frames (so a long video never has to
 sit in memory); audio is a float waveform in [-1, 1]. The audio is encoded in step with the frames and padded with
-silence / trimmed to exactly T / fps seconds, so both streams end together. Writing is atomic: everything goes to
+silence / trimmed to exactly T / fps seconds, so both streams end together. `write_pieces` takes the video in pieces
+as they are made (streaming), optionally as a fragmented mp4 that plays while it grows (also to a pipe). Writing a
+regular mp4 is atomic: everything goes to
 temporary files in the destination directory, which replace the targets only after all succeeded; on any error
 nothing is left behind. Optionally the wav (soundfile, PCM 16) and the visual codes (npz) are written alongside.
 """

@@ -6,6 +6,9 @@ r"""Text + reference video -> talking video with speech: the whole inference pat
     text --chunks--> DiT sampling, chunk by chunk, each prompted with the reference + the previous chunk
          --> mel + codes (seams ramped out) --vocoder--> waveform ; codes --resample to fps--> renderer --> frames
     frames + waveform --safety marks--> mp4 (h264 + aac)
+
+The chunk loop lives in ``omnitalker.streaming``: :meth:`OmniTalkerPipeline.stream` yields the output piece by piece
+as it is made, :meth:`OmniTalkerPipeline.generate` writes those same pieces to a file (docs/streaming.md).
 """
 
 from __future__ import annotations
