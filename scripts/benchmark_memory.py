@@ -3,10 +3,12 @@
     python scripts/benchmark_memory.py                       # 1, 2, 5 minutes, quick-start sizes, one process each
     python scripts/benchmark_memory.py minutes=[1] steps=2   # quicker
 
-Random models of the quick-start sizes (DiT ``small``, renderer ``small`` drawing 128 px, upscaled to 512 px output
-frames like infer.py, Vocos mel-24khz sizes), run through ``OmniTalkerPipeline.generate`` into an mp4. Each length
+Random models (DiT ``tiny``; renderer ``small`` or a leaner variant drawing 128 px, upscaled to 512 px output frames
+like infer.py; Vocos of the mel-24khz sizes), run through ``OmniTalkerPipeline.generate`` into an mp4. Each length
 runs in its own process (peak RSS is per process); a sampler thread also records RSS every 0.5 s. Speed does not
-matter here, so few ODE steps are fine (memory does not depend on them). Target (issue 12): < 4 GB, flat in length.
+matter here, so few ODE steps are fine (memory does not depend on them), and ``fps`` can be lowered to fit a shared
+CPU: frames are held one render batch at a time whatever the rate, so a leak of frames would still show (5 min at
+5 fps = 1500 frames of 512 px = 1.2 GB if they were kept). Target (issue 12): < 4 GB, flat in length.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 
+LEAN = {"appearance": {"block_expansion": 8, "max_features": 32}, "motion": {"block_expansion": 4, "max_features": 32},
+        "generator": {"features": 16, "min_features": 8, "spade_hidden": 16}}  # the small renderer at 1/3 the cost
+
+
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -41,8 +47,8 @@ def measure(cfg: DictConfig, minutes: float) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     sampler = {**OmegaConf.to_container(cfg.model.sampler), "steps": cfg.steps}
-    renderer_cfg = small_config()
-    pipe_cfg = PipelineConfig("", None, device="cpu", sampler=sampler, video_size=cfg.video_size,
+    renderer_cfg = small_config(**LEAN) if cfg.renderer == "lean" else small_config()
+    pipe_cfg = PipelineConfig("", None, device="cpu", sampler=sampler, video_size=cfg.video_size, fps=cfg.fps,
                               render_batch=cfg.render_batch, first_chunk_seconds=None)
     pipe = random_pipeline(pipe_cfg, OmegaConf.to_container(cfg.model.arch), renderer_cfg, "vocos")
     ref = synthetic_reference(6.4, renderer_cfg.input_size)
@@ -66,7 +72,7 @@ def measure(cfg: DictConfig, minutes: float) -> dict:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     half = [mb for t, mb in samples if t >= wall / 2]
     return {"minutes": minutes, "output_s": round(result.duration_s, 1), "chunks": len(result.chunks),
-            "video_size": cfg.video_size, "rss_after_load_mb": round(loaded, 1), "peak_rss_mb": round(peak, 1),
+            "video_size": cfg.video_size, "fps": cfg.fps, "renderer": cfg.renderer, "rss_after_load_mb": round(loaded, 1), "peak_rss_mb": round(peak, 1),
             "rss_first_half_max_mb": max((mb for t, mb in samples if t < wall / 2), default=None),
             "rss_second_half_max_mb": max(half, default=None), "wall_s": round(wall, 1),
             "timings": {k: round(v, 1) for k, v in result.timings.items()}}

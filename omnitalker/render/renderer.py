@@ -78,7 +78,9 @@ class Renderer(nn.Module):
         return self.decode(volume, self.keypoints(source_codes), self.keypoints(driving_codes))
 
     @torch.no_grad()
-    def prepare_identity(self, source_image: torch.Tensor, source_code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def prepare_identity(
+        self, source_image: torch.Tensor, source_code: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(1, 3, S, S) or (3, S, S) source image and its code (61,) -> (feature volume, source keypoints), computed
         once per identity and reused by :meth:`animate_batches` for any number of code spans."""
         check_codes(source_code, "source code")
