@@ -13,14 +13,17 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
+from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig, OmegaConf
-from tqdm.auto import tqdm
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, even if another is installed
 
-from omnitalker.inference.jobs import Job, read_jobs
-from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig
-from omnitalker.inference.safety import SafetyConfig
+import hydra  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from omnitalker.inference.jobs import Job, read_jobs  # noqa: E402
+from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig  # noqa: E402
+from omnitalker.inference.safety import SafetyConfig  # noqa: E402
 
 FREE_TEXT_KEYS = ("text", "ref_text")
 EXPECTED = (Exception,)  # every failure becomes one line; set HYDRA_FULL_ERROR=1 / OMNITALKER_DEBUG=1 for a traceback
