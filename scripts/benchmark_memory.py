@@ -4,11 +4,12 @@
     python scripts/benchmark_memory.py minutes=[1] steps=2   # quicker
 
 Random models (DiT ``tiny``; renderer ``small`` or a leaner variant drawing 128 px, upscaled to 512 px output frames
-like infer.py; Vocos of the mel-24khz sizes), run through ``OmniTalkerPipeline.generate`` into an mp4. Each length
+like infer.py; a Vocos of the configured sizes, by default smaller than mel-24khz: it only decodes one chunk at a
+time, so its size changes the speed, not how memory grows), run through ``OmniTalkerPipeline.generate`` into an mp4. Each length
 runs in its own process (peak RSS is per process); a sampler thread also records RSS every 0.5 s. Speed does not
 matter here, so few ODE steps are fine (memory does not depend on them), and ``fps`` can be lowered to fit a shared
 CPU: frames are held one render batch at a time whatever the rate, so a leak of frames would still show (5 min at
-5 fps = 1500 frames of 512 px = 1.2 GB if they were kept). Target (issue 12): < 4 GB, flat in length.
+1 fps = 300 frames of 512 px = 236 MB if they were kept, 5 fps: 1.2 GB). Target (issue 12): < 4 GB, flat in length.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def measure(cfg: DictConfig, minutes: float) -> dict:
     from omnitalker.inference.benchmark import random_pipeline, synthetic_reference, text_of_length
     from omnitalker.inference.pipeline import PipelineConfig
     from omnitalker.render.config import small_config
+    from omnitalker.vocoder import VocosArchitecture
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -50,7 +52,8 @@ def measure(cfg: DictConfig, minutes: float) -> dict:
     renderer_cfg = small_config(**LEAN) if cfg.renderer == "lean" else small_config()
     pipe_cfg = PipelineConfig("", None, device="cpu", sampler=sampler, video_size=cfg.video_size, fps=cfg.fps,
                               render_batch=cfg.render_batch, first_chunk_seconds=None)
-    pipe = random_pipeline(pipe_cfg, OmegaConf.to_container(cfg.model.arch), renderer_cfg, "vocos")
+    pipe = random_pipeline(pipe_cfg, OmegaConf.to_container(cfg.model.arch), renderer_cfg, "vocos",
+                           VocosArchitecture(**OmegaConf.to_container(cfg.vocos)))
     ref = synthetic_reference(6.4, renderer_cfg.input_size)
     samples: list[tuple[float, float]] = []
     stop = threading.Event()
