@@ -2,8 +2,10 @@
 
     python scripts/infer.py text="Hello there." ref=clip.mp4 dit=run/checkpoints/last.ckpt renderer=renderer_dir
     python scripts/infer.py batch=jobs.jsonl dit=... renderer=...
+    python scripts/infer.py text=... ref=... stream=true out=live.mp4   # fragmented mp4, playable while written
+    python scripts/infer.py text=... ref=... out=- | ffplay -            # to stdout (always fragmented)
 
-Errors print one line and exit with status 1; no output file is left behind.
+Errors print one line and exit with status 1; no output file is left behind. Messages go to stderr.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
+from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig
-from tqdm.auto import tqdm
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, even if another is installed
 
-from omnitalker.inference.cli_config import pipeline_config
-from omnitalker.inference.jobs import Job, read_jobs
-from omnitalker.inference.pipeline import OmniTalkerPipeline
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from omnitalker.inference.cli_config import pipeline_config  # noqa: E402
+from omnitalker.inference.jobs import Job, read_jobs  # noqa: E402
+from omnitalker.inference.pipeline import OmniTalkerPipeline  # noqa: E402
 
 FREE_TEXT_KEYS = ("text", "ref_text")
 EXPECTED = (Exception,)  # every failure becomes one line; set HYDRA_FULL_ERROR=1 / OMNITALKER_DEBUG=1 for a traceback
@@ -33,15 +38,25 @@ def run(cfg: DictConfig) -> int:
     else:
         jobs = read_jobs(cfg.batch)
     failures = []
+    stream = bool(cfg.get("stream", False))
     for job in tqdm(jobs, desc="videos", disable=len(jobs) == 1):
+        to_stdout = str(job.out) == "-"
+        if to_stdout and len(jobs) > 1:
+            raise ValueError("out=- (stdout) takes one video, not a batch")
         try:
             result = pipeline.generate(
-                job.text, job.ref, job.out, ref_text=job.ref_text, ref_codes=job.ref_codes, speed=cfg.speed,
-                duration=cfg.duration, wav_out=cfg.wav_out if len(jobs) == 1 else None,
-                codes_out=cfg.codes_out if len(jobs) == 1 else None, progress=len(jobs) == 1,
+                job.text, job.ref, sys.stdout.buffer if to_stdout else job.out, ref_text=job.ref_text,
+                ref_codes=job.ref_codes, speed=cfg.speed, duration=cfg.duration,
+                wav_out=cfg.wav_out if len(jobs) == 1 else None, codes_out=cfg.codes_out if len(jobs) == 1 else None,
+                progress=len(jobs) == 1 and not to_stdout, fragmented=stream or to_stdout,
+                first_chunk_seconds=cfg.get("first_chunk_seconds", 2.0) if stream else None,
             )
+            if to_stdout:
+                sys.stdout.buffer.flush()
             times = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
-            print(f"wrote {result.video} ({result.duration_s:.2f} s, {len(result.chunks)} chunk(s); {times})")
+            first = f"; first frames after {result.first_piece_s:.1f}s" if stream else ""
+            print(f"wrote {result.video} ({result.duration_s:.2f} s, {len(result.chunks)} chunk(s); {times}{first})",
+                  file=sys.stderr if to_stdout else sys.stdout)
         except EXPECTED as exc:
             if len(jobs) == 1:
                 raise

@@ -51,18 +51,23 @@ def test_train_benchmark_reports_throughput():
     assert result.frames_per_s > 0 and result.tflops_per_s > 0 and result.mfu is None and result.batch == 2
 
 
-def test_inference_benchmark_times_every_stage():
-    from omnitalker.face.face_model import FaceModel
-    from omnitalker.inference.benchmark import benchmark_stages
-    from omnitalker.render.config import small_config
-    from omnitalker.render.renderer import Renderer
-    from omnitalker.vocoder import GriffinLimVocoder
+def test_inference_benchmark_times_the_pipeline():
+    """The benchmark runs OmniTalkerPipeline.generate itself (random models): every stage timed, the latency of the
+    first piece below the total, real-time factor = total / output seconds."""
+    from dataclasses import asdict
 
-    result = benchmark_stages(
-        make_tiny_model(), Renderer(small_config(), FaceModel.default()), GriffinLimVocoder("cpu"),
-        torch.device("cpu"), reference_seconds=0.5, generated_seconds=0.4, fps=25, sampler=SamplerConfig(steps=2),
-        bf16=False, repeats=1,
-    )
+    from conftest import tiny_config
+
+    from omnitalker.inference.benchmark import benchmark_pipeline, random_pipeline, synthetic_reference
+    from omnitalker.inference.pipeline import PipelineConfig
+    from omnitalker.render.config import small_config
+    from omnitalker.vocoder import VocosArchitecture
+
+    cfg = PipelineConfig("", None, device="cpu", sampler={"steps": 2}, video_size=128, first_chunk_seconds=0.5)
+    pipe = random_pipeline(cfg, asdict(tiny_config()), small_config(), vocos_arch=VocosArchitecture(32, 64, 2))
+    result = benchmark_pipeline(pipe, synthetic_reference(1.0, 64), "Hello there. How are you today?", warmup=False)
     for stage in ("dit_s", "vocoder_s", "renderer_s", "mux_s"):
-        assert result[stage] > 0 and result[stage.replace("_s", "_s_per_generated_s")] > 0
-    assert result["fps_end_to_end"] == pytest.approx(10 / result["total_s"])
+        assert result[stage] > 0
+    assert 0 < result["first_piece_s"] < result["total_s"]
+    assert result["rtf"] == pytest.approx(result["total_s"] / result["output_s"])
+    assert result["fps_end_to_end"] == pytest.approx(result["output_s"] * 25 / result["total_s"])

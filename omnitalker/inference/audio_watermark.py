@@ -56,33 +56,62 @@ def audio_pattern(key: str) -> np.ndarray:
     return (period / np.sqrt(np.mean(period**2))).astype(np.float32)
 
 
-def _envelope(audio: np.ndarray) -> np.ndarray:
-    """(S,) short-time RMS (a centred `_ENVELOPE_WINDOW` window), per sample."""
+def _envelope(audio: np.ndarray, pad_left: int, pad_right: int) -> np.ndarray:
+    """(S,) -> (S - 1023 + pad_left + pad_right,) short-time RMS over `_ENVELOPE_WINDOW`-sample windows, the power
+    edge-replicated by ``pad_left``/``pad_right`` samples (a whole clip: 512 and 511, a centred window per sample)."""
     power = torch.from_numpy(np.square(audio, dtype=np.float32))[None, None]  # (1, 1, S)
     mean = torch.nn.functional.avg_pool1d(
-        torch.nn.functional.pad(power, (_ENVELOPE_WINDOW // 2, _ENVELOPE_WINDOW // 2 - 1), mode="replicate"),
-        _ENVELOPE_WINDOW,
-        stride=1,
+        torch.nn.functional.pad(power, (pad_left, pad_right), mode="replicate"), _ENVELOPE_WINDOW, stride=1
     )
     return mean[0, 0].sqrt().numpy()
 
 
 def _as_mono(audio) -> np.ndarray:
     array = audio.detach().cpu().float().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
-    array = np.squeeze(array)
+    if array.ndim > 1 and sum(d > 1 for d in array.shape) <= 1:
+        array = array.reshape(-1)  # (1, S) / (S, 1) -> (S,); a 1-sample piece stays (1,)
     if array.ndim != 1 or not np.issubdtype(array.dtype, np.floating):
         raise MediaArrayError(f"audio must be a mono float waveform (samples,), got {np.shape(audio)} {array.dtype}")
     return array.astype(np.float32, copy=False)
 
 
+class AudioWatermarker:
+    """Embeds the watermark into a waveform that arrives in pieces (streaming): :meth:`push` returns the marked
+    samples that are final so far. A sample's envelope needs the 511 samples after it, so those are held back until
+    the next piece (or ``final=True``); the carrier's phase follows the absolute sample index. The concatenated
+    output is bit-identical to marking the whole waveform at once (:func:`embed_audio_watermark` is one ``push``)."""
+
+    def __init__(self, key: str | None = None, *, snr_db: float = DEFAULT_SNR_DB) -> None:
+        self.key = resolve_key(key)
+        self.gain = np.float32(10 ** (-snr_db / 20))
+        self._left = np.zeros(0, np.float32)  # (<= 512,) samples before the pending ones (envelope context)
+        self._pending = np.zeros(0, np.float32)  # received, not yet marked
+        self._offset = 0  # absolute index of the first pending sample
+
+    def push(self, audio, final: bool = False) -> np.ndarray:
+        """(S,) float at 24 kHz -> the newly final samples, watermarked float32 in [-1, 1]."""
+        half = _ENVELOPE_WINDOW // 2
+        self._pending = np.concatenate([self._pending, _as_mono(audio)])
+        ready = self._pending.shape[0] if final else max(0, self._pending.shape[0] - (half - 1))
+        if ready == 0:
+            return np.zeros(0, np.float32)
+        window = np.concatenate([self._left, self._pending[: ready + half - 1]])  # (L + ready + right,)
+        right = window.shape[0] - self._left.shape[0] - ready
+        envelope = _envelope(window, half - self._left.shape[0], half - 1 - right)  # (ready,)
+        pattern = audio_pattern(self.key)
+        start = self._offset % PERIOD
+        carrier = np.tile(pattern, -(-(start + ready) // PERIOD))[start : start + ready]  # (ready,)
+        chunk = self._pending[:ready]
+        marked = np.clip(chunk + carrier * envelope * self.gain, -1.0, 1.0).astype(np.float32)
+        self._left = np.concatenate([self._left, chunk])[-half:]
+        self._pending = self._pending[ready:]
+        self._offset += ready
+        return marked
+
+
 def embed_audio_watermark(audio, key: str | None = None, *, snr_db: float = DEFAULT_SNR_DB) -> np.ndarray:
     """(S,) float waveform at 24 kHz -> (S,) float32 watermarked (clipped to [-1, 1])."""
-    key = resolve_key(key)
-    audio = _as_mono(audio)
-    reps = -(-audio.shape[0] // PERIOD)
-    carrier = np.tile(audio_pattern(key), max(reps, 1))[: audio.shape[0]]
-    marked = audio + carrier * _envelope(audio) * np.float32(10 ** (-snr_db / 20))
-    return np.clip(marked, -1.0, 1.0).astype(np.float32)
+    return AudioWatermarker(key, snr_db=snr_db).push(audio, final=True)
 
 
 def detect_audio_watermark(

@@ -1,102 +1,100 @@
-"""Per-stage inference speed: DiT sampling, vocoder, renderer, muxing (and optionally the reference analysis)."""
+"""Inference speed through the real pipeline (`OmniTalkerPipeline.generate`, the code path users run) with random
+models of any size: first-piece latency, real-time factor, frames per second, seconds per stage.
+
+Speed does not depend on trained weights, so the benchmarks build random models of the chosen sizes
+(:func:`random_pipeline`) and a synthetic reference (:func:`synthetic_reference`); everything after that is the
+pipeline's own code.
+"""
 
 from __future__ import annotations
 
+import string
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from omnitalker.constants import CODE_DIM, MEL_FPS, N_MELS
-from omnitalker.flow.sampler import FlowSampler, SamplerConfig
-from omnitalker.inference.mux import write_video
-from omnitalker.models.dit import OmniTalkerDiT
+from omnitalker.checkpoint import LoadedDiT
+from omnitalker.constants import CODE_DIM, MEL_FPS, N_MELS, SAMPLE_RATE
+from omnitalker.face.face_model import FaceModel
+from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig, ReferenceAnalysis
+from omnitalker.models.factory import build_dit
+from omnitalker.render.config import RendererConfig
 from omnitalker.render.renderer import Renderer
-from omnitalker.vocoder import Vocoder
+from omnitalker.text import Vocab
+from omnitalker.vocoder import GriffinLimVocoder, VocosArchitecture, VocosVocoder, build_vocos
+
+REFERENCE_TEXT = "this is the reference speaker saying a few plain words for the voice and the face"
+BENCH_TEXT = ("The quick brown fox jumps over the lazy dog. A journey of a thousand miles begins with a single step, "
+              "and every step after it counts just as much. ")
 
 
-def timed(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
-    """Mean seconds of ``fn`` over ``repeats`` runs after one warm-up run."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    fn()
-    sync()
-    start = time.perf_counter()
+def text_of_length(seconds: float, words_per_second: float = 2.5) -> str:
+    """The benchmark text repeated to about ``seconds`` of speech at the synthetic reference's speaking rate."""
+    words = BENCH_TEXT.split()
+    return " ".join(words[i % len(words)] for i in range(max(1, round(seconds * words_per_second)))) + "."
+
+
+def random_pipeline(cfg: PipelineConfig, arch: Mapping[str, Any], renderer_cfg: RendererConfig, vocoder: str = "vocos",
+                    vocos_arch: VocosArchitecture = VocosArchitecture(), code_std: float = 0.05) -> OmniTalkerPipeline:
+    """A pipeline around randomly initialised models: a DiT of ``arch`` (its vocabulary: the characters of the
+    benchmark texts), a renderer of ``renderer_cfg`` and a Vocos of ``vocos_arch`` (or Griffin-Lim). The code
+    normaliser's std ``code_std`` keeps the random codes near the neutral face."""
+    torch.manual_seed(0)
+    vocab = Vocab.build([REFERENCE_TEXT, BENCH_TEXT, string.ascii_letters + " .,;:!?'-"])
+    model = build_dit(arch, text_vocab_size=max(len(vocab), int(arch.get("text_vocab_size", 0))), dropout=0.0)
+    normalizer = {"mean": torch.zeros(CODE_DIM), "std": torch.full((CODE_DIM,), code_std)}
+    loaded = LoadedDiT(model.eval(), vocab.symbols, normalizer, {}, "ema")
+    renderer = Renderer(renderer_cfg, FaceModel.default()).eval()
+    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if cfg.device == "auto" else cfg.device))
+    decoder = VocosVocoder(build_vocos(vocos_arch), device) if vocoder == "vocos" else GriffinLimVocoder(device)
+    return OmniTalkerPipeline.from_models(cfg, loaded, renderer, decoder)
+
+
+def synthetic_reference(seconds: float, image_size: int, text: str = REFERENCE_TEXT, seed: int = 0
+                        ) -> ReferenceAnalysis:
+    """A reference analysis without a video: a speech-like log-mel, neutral codes and a smooth random face crop.
+    Its speaking rate sets the duration rule: 6.4 s for the 16 words of ``REFERENCE_TEXT`` is 2.5 words/s."""
+    gen = torch.Generator().manual_seed(seed)
+    n = round(seconds * MEL_FPS)
+    mel = torch.randn(n, N_MELS, generator=gen) - 4.0  # (n, 100)
+    codes = 0.02 * torch.randn(n, CODE_DIM, generator=gen)  # (n, 61)
+    low = torch.rand(1, 3, 8, 8, generator=gen)  # (1, 3, 8, 8) a smooth image: like a face crop, compresses alike
+    image = torch.nn.functional.interpolate(low, size=image_size, mode="bicubic", align_corners=False)[0]
+    image = (image.clamp(0, 1).permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()  # (S, S, 3)
+    return ReferenceAnalysis(None, text, mel, codes, np.ascontiguousarray(image), torch.zeros(CODE_DIM), {})
+
+
+def benchmark_pipeline(pipe: OmniTalkerPipeline, ref: ReferenceAnalysis, text: str, repeats: int = 1,
+                       fragmented: bool = True, warmup: bool = True) -> dict[str, float]:
+    """Time ``pipe.generate`` (fragmented mp4 with a short first chunk: what ``infer.py stream=true`` does) on
+    ``text``: first-piece latency, total seconds, real-time factor (seconds per second of output), end-to-end FPS
+    and seconds per stage; the mean over ``repeats`` runs after one warm-up run on the first sentence."""
+    sync = torch.cuda.synchronize if pipe.device.type == "cuda" else (lambda: None)
+    out = Path(tempfile.mkdtemp()) / "bench.mp4"
+    first = pipe.cfg.first_chunk_seconds
+    if warmup:
+        pipe.generate(text.split(".")[0] + ".", ref, out, progress=False, first_chunk_seconds=first,
+                      fragmented=fragmented)
+    runs = []
     for _ in range(repeats):
-        fn()
-    sync()
-    return (time.perf_counter() - start) / repeats
-
-
-def benchmark_stages(
-    dit: OmniTalkerDiT,
-    renderer: Renderer,
-    vocoder: Vocoder,
-    device: torch.device,
-    reference_seconds: float,
-    generated_seconds: float,
-    fps: float,
-    sampler: SamplerConfig,
-    bf16: bool,
-    render_batch: int = 16,
-    repeats: int = 2,
-    reference_video: str | None = None,
-) -> dict[str, float]:
-    """Seconds per stage for one clip of ``generated_seconds``; plus seconds per generated second and FPS."""
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-    n_ref, n_gen = round(reference_seconds * MEL_FPS), round(generated_seconds * MEL_FPS)
-    n = n_ref + n_gen
-    frames = round(generated_seconds * fps)
-    gen = torch.Generator().manual_seed(0)
-    ctx_a = torch.randn(1, n, N_MELS, generator=gen).to(device)  # (1, n, 100)
-    ctx_v = torch.randn(1, n, CODE_DIM, generator=gen).to(device)  # (1, n, 61)
-    text = torch.randint(0, dit.cfg.text_vocab_size, (1, n // 6), generator=gen).to(device)  # (1, l)
-    flow = FlowSampler(dit.to(device).eval(), sampler)
-
-    def sample() -> None:
-        with torch.no_grad(), autocast:
-            flow.sample(ctx_a, ctx_v, torch.tensor([n_ref], device=device), torch.tensor([n], device=device), text)
-
-    mel = torch.randn(1, n_gen, N_MELS, generator=gen).to(device) - 4  # (1, n_gen, 100)
-
-    def vocode() -> None:
-        with autocast:
-            vocoder.decode(mel)
-
-    renderer = renderer.to(device).eval()
-    size = renderer.cfg.input_size
-    source = torch.rand(1, 3, size, size, generator=gen).to(device)  # (1, 3, S, S)
-    source_code = torch.zeros(CODE_DIM, device=device)
-    driving = (0.05 * torch.randn(frames, CODE_DIM, generator=gen)).to(device)  # (T, 61)
-
-    def render() -> None:
-        with autocast:
-            renderer.animate(source, source_code, driving, render_batch, progress=False)
-
-    video = np.random.default_rng(0).integers(0, 255, (frames, 512, 512, 3), dtype=np.uint8)
-    audio = (0.1 * np.random.default_rng(1).standard_normal(round(generated_seconds * 24000))).astype(np.float32)
-    tmp = Path(tempfile.mkdtemp())
-
-    def mux() -> None:
-        write_video(tmp / "bench.mp4", video, audio, fps=fps)
-
-    result = {
-        "dit_s": timed(sample, device, repeats),
-        "vocoder_s": timed(vocode, device, repeats),
-        "renderer_s": timed(render, device, repeats),
-        "mux_s": timed(mux, device, max(1, repeats - 1)),
-    }
-    if reference_video:
-        from omnitalker.face.extract import extract_codes
-
-        result["reference_s"] = timed(lambda: extract_codes(reference_video), torch.device("cpu"), 1)
-    total = sum(result.values())
-    for stage in list(result):
-        result[stage.replace("_s", "_s_per_generated_s")] = result[stage] / generated_seconds
-    result["total_s"] = total
-    result["fps_end_to_end"] = frames / total
-    result["renderer_fps"] = frames / result["renderer_s"]
-    return result
+        sync()
+        tic = time.perf_counter()
+        result = pipe.generate(text, ref, out, progress=False, first_chunk_seconds=first, fragmented=fragmented)
+        sync()
+        runs.append((time.perf_counter() - tic, result))
+    total = float(np.mean([t for t, _ in runs]))
+    result = runs[-1][1]
+    row = {"output_s": result.duration_s, "chunks": len(result.chunks), "total_s": total,
+           "first_piece_s": float(np.mean([r.first_piece_s for _, r in runs])),
+           "rtf": total / result.duration_s, "fps_end_to_end": result.duration_s * pipe.cfg.fps / total,
+           "audio_samples": round(result.duration_s * SAMPLE_RATE)}
+    for stage in ("reference", "dit", "vocoder", "renderer", "mux"):
+        row[f"{stage}_s"] = float(np.mean([r.timings.get(stage, 0.0) for _, r in runs]))
+    out.unlink(missing_ok=True)
+    return row

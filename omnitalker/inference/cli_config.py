@@ -22,4 +22,6 @@ def pipeline_config(cfg: DictConfig) -> PipelineConfig:
         device=cfg.device, sampler=sampler, fps=cfg.fps, crop=cfg.crop, face_model=cfg.face_model,
         asr_model=cfg.asr_model, asr_language=cfg.asr_language, safety=safety, seed=cfg.seed,
         allow_face_model_mismatch=cfg.get("allow_face_model_mismatch", False),
+        precision=cfg.get("precision", "auto"), compile=cfg.get("compile", False),
+        first_chunk_seconds=cfg.get("first_chunk_seconds", 2.0),
     )

@@ -22,6 +22,7 @@ import torch
 from omnitalker.checkpoint import LoadedDiT
 from omnitalker.constants import EXPRESSION_SLICE
 from omnitalker.data.normalization import CodeNormalizer
+from omnitalker.device import autocast
 from omnitalker.flow.sampler import FlowSampler, SamplerConfig
 from omnitalker.inference.errors import TextInputError
 from omnitalker.text import TextError, Vocab, tokenize
@@ -41,12 +42,27 @@ def join_transcripts(texts: Sequence[str]) -> str:
 
 
 class DiTGenerator:
-    def __init__(self, loaded: LoadedDiT, sampler: SamplerConfig, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        loaded: LoadedDiT,
+        sampler: SamplerConfig,
+        device: str | torch.device = "cpu",
+        autocast_dtype: torch.dtype | None = None,
+        compile: bool = False,
+        max_batch: int = 8,
+    ) -> None:
+        """``autocast_dtype``: run the DiT under autocast (bf16 on CUDA; None = fp32); ``compile``: torch.compile
+        the DiT (dynamic shapes: every chunk has its own length); ``max_batch``: most texts sampled in one batch (each
+        is times the guidance branches), so memory does not grow with the number of texts."""
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self.device = torch.device(device)
         self.model = loaded.model.to(self.device).eval()
         self.vocab = Vocab(loaded.vocab_symbols)
         self.normalizer = CodeNormalizer.from_state_dict(loaded.normalizer_state).to(self.device)
-        self.sampler = FlowSampler(self.model, sampler)
+        self.autocast_dtype = autocast_dtype
+        self.max_batch = max_batch
+        self.sampler = FlowSampler(torch.compile(self.model, dynamic=True) if compile else self.model, sampler)
 
     def encode(self, reference_text: str | Sequence[str], text: str) -> torch.Tensor:
         """ids (l,) of the prompt transcript(s) followed by the text to speak, joined and tokenised as training
@@ -92,6 +108,10 @@ class DiTGenerator:
             raise ValueError("give one generated length per text (and at least one text)")
         if min(generated_frames) < 1:
             raise ValueError(f"every text needs at least one generated frame, got {generated_frames}")
+        if len(texts) > self.max_batch:  # the DiT batch is capped: sub-batches, seeds as if sampled together
+            return [out for i in range(0, len(texts), self.max_batch) for out in self.generate(
+                reference_mel, reference_codes, reference_text, texts[i : i + self.max_batch],
+                generated_frames[i : i + self.max_batch], seed=seed + i)]
         ids = [self.encode(reference_text, t) for t in texts]
         b, total = len(texts), [n_ref + g for g in generated_frames]
         n = max(total)
@@ -107,15 +127,16 @@ class DiTGenerator:
         text = torch.full((b, max(len(i) for i in ids)), -1, dtype=torch.long)  # (b, l)
         for k, row in enumerate(ids):
             text[k, : len(row)] = row
-        mel, codes = self.sampler.sample(
-            context_audio,
-            context_visual,
-            torch.full((b,), n_ref, device=self.device),
-            torch.tensor(total, device=self.device),
-            text.to(self.device),
-            seeds=[seed + k for k in range(b)],
-        )  # (b, n, 100), (b, n, 61)
-        codes = self.normalizer.denormalize(codes)
+        with autocast(self.device, self.autocast_dtype):
+            mel, codes = self.sampler.sample(
+                context_audio,
+                context_visual,
+                torch.full((b,), n_ref, device=self.device),
+                torch.tensor(total, device=self.device),
+                text.to(self.device),
+                seeds=[seed + k for k in range(b)],
+            )  # (b, n, 100), (b, n, 61)
+        mel, codes = mel.float(), self.normalizer.denormalize(codes.float())
         codes[..., EXPRESSION_SLICE] = codes[..., EXPRESSION_SLICE].clamp(0.0, 1.0)  # blendshapes live in [0, 1]
         return [Generated(mel[k, n_ref : total[k]].cpu(), codes[k, n_ref : total[k]].cpu()) for k in range(b)]
 

@@ -6,6 +6,9 @@ r"""Text + reference video -> talking video with speech: the whole inference pat
     text --chunks--> DiT sampling, chunk by chunk, each prompted with the reference + the previous chunk
          --> mel + codes (seams ramped out) --vocoder--> waveform ; codes --resample to fps--> renderer --> frames
     frames + waveform --safety marks--> mp4 (h264 + aac)
+
+The chunk loop lives in ``omnitalker.streaming``: :meth:`OmniTalkerPipeline.stream` yields the output piece by piece
+as it is made, :meth:`OmniTalkerPipeline.generate` writes those same pieces to a file (docs/streaming.md).
 """
 
 from __future__ import annotations
@@ -14,31 +17,34 @@ import logging
 import time
 import warnings
 import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, Literal
 
 import numpy as np
 import torch
 
 from omnitalker.audio.mel import log_mel
-from omnitalker.checkpoint import load_dit
-from omnitalker.constants import EXPRESSION_SLICE, MEL_FPS, SAMPLE_RATE
-from omnitalker.data.resample import codes_to_mel_rate, codes_to_video_rate
-from omnitalker.device import resolve_device
+from omnitalker.checkpoint import LoadedDiT, load_dit
+from omnitalker.constants import SAMPLE_RATE
+from omnitalker.data.resample import codes_to_mel_rate
+from omnitalker.device import resolve_device, resolve_precision
 from omnitalker.face.crop import crop_face
 from omnitalker.flow.sampler import SamplerConfig
-from omnitalker.inference.chunking import split_text
 from omnitalker.inference.duration import plan_duration
 from omnitalker.inference.errors import InferenceInputError, TextInputError
 from omnitalker.inference.generator import DiTGenerator
 from omnitalker.inference.identity import identity_frame_index
-from omnitalker.inference.mux import write_video
+from omnitalker.inference.mux import MuxPiece, write_pieces
 from omnitalker.inference.reference import ReferenceClip, fit_reference_face, load_reference
-from omnitalker.inference.safety import SafetyConfig, mark_audio, mark_frames
-from omnitalker.inference.seams import CodeSeamJoiner
+from omnitalker.inference.safety import SafetyConfig, mark_audio
 from omnitalker.render.checkpoint import load_renderer
-from omnitalker.render.source import prepare_source_image
-from omnitalker.vocoder import load_vocoder
+from omnitalker.render.renderer import Renderer
+from omnitalker.streaming.codes import CodesHook
+from omnitalker.streaming.engine import StreamPiece, iter_speech, stream_pieces
+from omnitalker.streaming.plan import ChunkPlan, plan_chunks
+from omnitalker.vocoder import Vocoder, load_vocoder
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +70,10 @@ class PipelineConfig:
     asr_language: str = "en"  # language of the reference speech (the bundled tiny.en model only knows English)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     seed: int = 0
+    precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16; the ISTFT always runs in fp32
+    compile: bool = False  # torch.compile the DiT and the renderer's warping/generator (pays off on a GPU, long runs)
+    dit_batch: int = 8  # most texts the DiT samples in one batch (each times the guidance branches)
+    first_chunk_seconds: float | None = 2.0  # stream(): the first chunk is cut to about this long (None: not cut)
 
 
 @dataclass
@@ -97,6 +107,7 @@ class InferenceResult:
     timings: dict[str, float]
     wav: Path | None = None
     codes: Path | None = None
+    first_piece_s: float | None = None  # seconds from the call until the first frames and audio were ready
 
 
 def load_codes_file(path: str | Path) -> dict[str, np.ndarray]:
@@ -117,22 +128,43 @@ class OmniTalkerPipeline:
     """Loads the DiT (EMA weights), vocoder and renderer once; :meth:`generate` makes one video."""
 
     def __init__(self, cfg: PipelineConfig) -> None:
-        self.cfg = cfg
-        self.device = resolve_device(cfg.device)
-        loaded = load_dit(cfg.dit_checkpoint, device=self.device)
-        sampler = SamplerConfig.from_dict({**loaded.meta.get("sampler", {}), **dict(cfg.sampler)})
-        self.generator = DiTGenerator(loaded, sampler, self.device)
-        self.dit_face_model = loaded.face_model  # face model that fitted the DiT's training codes (None: unknown)
-        self.renderer = load_renderer(cfg.renderer, self.device) if cfg.renderer else None
-        if self.renderer is not None:
-            from omnitalker.face.fingerprint import face_model_id
-
-            self._check_face_model(face_model_id(self.renderer.face_model), f"the renderer {cfg.renderer}")
+        device = resolve_device(cfg.device)
         if cfg.vocoder not in ("vocos", "griffin_lim"):
             raise ValueError(f"vocoder must be 'vocos' or 'griffin_lim', got {cfg.vocoder!r}")
-        self.vocoder = load_vocoder(cfg.vocoder, cfg.vocoder_path, self.device)
+        loaded = load_dit(cfg.dit_checkpoint, device=device)
+        renderer = load_renderer(cfg.renderer, device) if cfg.renderer else None
+        self._setup(cfg, device, loaded, renderer, load_vocoder(cfg.vocoder, cfg.vocoder_path, device))
+        if renderer is not None:
+            from omnitalker.face.fingerprint import face_model_id
+
+            self._check_face_model(face_model_id(renderer.face_model), f"the renderer {cfg.renderer}")
         if cfg.vocoder == "griffin_lim":
             log.warning("vocoder=griffin_lim: phase-reconstruction fallback, audibly worse than Vocos")
+
+    @classmethod
+    def from_models(cls, cfg: PipelineConfig, dit: LoadedDiT, renderer: Renderer | None, vocoder: Vocoder
+                    ) -> OmniTalkerPipeline:
+        """A pipeline around models already in memory (benchmarks: random weights of any size, no files); the
+        checkpoint fields of ``cfg`` are not read."""
+        pipe = cls.__new__(cls)
+        pipe._setup(cfg, resolve_device(cfg.device), dit, renderer, vocoder)
+        return pipe
+
+    def _setup(self, cfg: PipelineConfig, device: torch.device, loaded: LoadedDiT, renderer: Renderer | None,
+               vocoder: Vocoder) -> None:
+        """The fast path: the precision and compile settings go into the DiT, vocoder and renderer here."""
+        self.cfg, self.device = cfg, device
+        self.autocast_dtype = resolve_precision(cfg.precision, device)
+        sampler = SamplerConfig.from_dict({**loaded.meta.get("sampler", {}), **dict(cfg.sampler)})
+        self.generator = DiTGenerator(loaded, sampler, device, autocast_dtype=self.autocast_dtype,
+                                      compile=cfg.compile, max_batch=cfg.dit_batch)
+        self.dit_face_model = loaded.face_model  # face model that fitted the DiT's training codes (None: unknown)
+        self.renderer = renderer.to(device).eval() if renderer is not None else None
+        if cfg.compile and self.renderer is not None:
+            self.renderer.warping = torch.compile(self.renderer.warping)
+            self.renderer.generator = torch.compile(self.renderer.generator)
+        self.vocoder = vocoder
+        self.vocoder.autocast_dtype = self.autocast_dtype
 
     # ------------------------------------------------------------------ reference
     def analyse_reference(
@@ -204,41 +236,71 @@ class OmniTalkerPipeline:
             raise InferenceInputError(f"reference {clip.path}: {exc}") from exc
 
     # ------------------------------------------------------------------ generation
+    def plan(self, text: str, ref: ReferenceAnalysis, speed: float = 1.0, duration: float | None = None,
+             first_chunk_seconds: float | None = None) -> ChunkPlan:
+        """The text's chunks (each fits the context with the reference and the previous chunk) and their lengths."""
+        return plan_chunks(text, ref.text, ref.mel.shape[0], self.cfg.max_total_seconds, speed, duration,
+                           first_chunk_seconds)
+
     def synthesize(
         self, text: str, ref: ReferenceAnalysis, speed: float = 1.0, duration: float | None = None
     ) -> Speech:
         """The DiT step for a whole text: split into chunks that fit the context with the reference and the previous
         chunk, sampled one after another (each continuing the previous one), codes joined by a seam ramp."""
+        plan = self.plan(text, ref, speed, duration)
+        chunks = list(iter_speech(self, ref, plan))
+        return Speech(torch.cat([c.mel for c in chunks]), torch.cat([c.codes for c in chunks]), plan.texts,
+                      plan.seams, plan.estimated_s)
+
+    def prepare(
+        self,
+        text: str,
+        reference: str | Path | ReferenceAnalysis,
+        ref_text: str | None = None,
+        ref_codes: str | Path | None = None,
+        speed: float = 1.0,
+        duration: float | None = None,
+        first_chunk_seconds: float | None = None,
+    ) -> tuple[ReferenceAnalysis, ChunkPlan]:
+        """Check the inputs, analyse the reference and plan the chunks: everything that can fail on bad input,
+        before any output exists."""
+        if self.renderer is None:
+            raise InferenceInputError("no renderer loaded (renderer=None): give a renderer directory to make video")
         if not isinstance(text, str) or not text.strip():
             raise TextInputError("the text to speak is empty")
-        n_ref = ref.mel.shape[0]
-        max_total = int(self.cfg.max_total_seconds * MEL_FPS)
-        if n_ref >= max_total - 1:
-            raise InferenceInputError(f"max_total_seconds={self.cfg.max_total_seconds} leaves no room after the "
-                                      f"{n_ref / MEL_FPS:.1f} s reference")
-        # chunk k is prompted with the reference and chunk k-1: each chunk gets half of what the reference leaves
-        chunk_budget = n_ref + (max_total - n_ref) // 2
-        chunks = [text] if duration is not None else [
-            c.strip() for c in split_text(text, reference_text=ref.text, reference_frames=n_ref,
-                                          max_total_frames=chunk_budget, speed=speed)
-        ]
-        chunks = [c for c in chunks if c]
-        plans = [plan_duration(ref.text, c, n_ref, speed=speed, duration=duration) for c in chunks]
-        frames = [p.new_frames for p in plans]
-        joiner = CodeSeamJoiner(round(self.cfg.seam_ramp_seconds * MEL_FPS), clip=(EXPRESSION_SLICE, 0.0, 1.0))
-        mels, codes = [], []
-        for generated in self.generator.continue_chunks(ref.mel, ref.codes, ref.text, chunks, frames,
-                                                        seed=self.cfg.seed, max_frames=max_total):
-            mels.append(generated.mel)
-            codes.append(torch.from_numpy(joiner.push(generated.codes)))
-        seams = np.cumsum(frames)[:-1].tolist()
-        return Speech(torch.cat(mels), torch.cat(codes), chunks, [int(s) for s in seams], sum(frames) / MEL_FPS)
+        ref = reference if isinstance(reference, ReferenceAnalysis) else self.analyse_reference(reference, ref_text,
+                                                                                                 ref_codes)
+        return ref, self.plan(text, ref, speed, duration, first_chunk_seconds)
+
+    def stream(
+        self,
+        text: str,
+        reference: str | Path | ReferenceAnalysis,
+        ref_text: str | None = None,
+        ref_codes: str | Path | None = None,
+        speed: float = 1.0,
+        duration: float | None = None,
+        first_chunk_seconds: float | None | Literal["config"] = "config",
+        codes_hooks: Sequence[CodesHook] = (),
+        progress: bool = False,
+        timings: dict[str, float] | None = None,
+    ) -> Iterator[StreamPiece]:
+        """Yield the output as it is made: pieces of (marked uint8 frames, marked audio, codes, timing), one render
+        batch each, in order; the first chunk is ``first_chunk_seconds`` long (default: the config's) so the first
+        piece comes early. :meth:`generate` writes exactly these pieces. ``codes_hooks`` post-process each chunk's
+        codes (mel rate) before rendering; ``timings`` (if given) receives seconds per stage."""
+        started = time.perf_counter()
+        first = self.cfg.first_chunk_seconds if first_chunk_seconds == "config" else first_chunk_seconds
+        ref, plan = self.prepare(text, reference, ref_text, ref_codes, speed, duration, first)
+        timings = {} if timings is None else timings
+        timings["reference"] = time.perf_counter() - started
+        yield from stream_pieces(self, ref, plan, codes_hooks, progress, timings, started)
 
     def generate(
         self,
         text: str,
         reference: str | Path | ReferenceAnalysis,
-        out: str | Path,
+        out: str | Path | BinaryIO,
         ref_text: str | None = None,
         ref_codes: str | Path | None = None,
         speed: float = 1.0,
@@ -246,47 +308,32 @@ class OmniTalkerPipeline:
         wav_out: str | Path | None = None,
         codes_out: str | Path | None = None,
         progress: bool = True,
+        first_chunk_seconds: float | None = None,
+        fragmented: bool = False,
+        codes_hooks: Sequence[CodesHook] = (),
     ) -> InferenceResult:
-        timings: dict[str, float] = {}
-        tic = time.perf_counter()
-        if self.renderer is None:
-            raise InferenceInputError("no renderer loaded (renderer=None): give a renderer directory to make video")
-        if not isinstance(text, str) or not text.strip():
-            raise TextInputError("the text to speak is empty")
-        ref = reference if isinstance(reference, ReferenceAnalysis) else self.analyse_reference(reference, ref_text,
-                                                                                                 ref_codes)
-        timings["reference"] = time.perf_counter() - tic
+        """Write the pieces of :meth:`stream` (marks applied) to ``out`` as an mp4 (h264 + aac): atomically as a
+        regular mp4, or as a fragmented mp4 that plays while it is written (``fragmented``; ``out`` may then be a
+        binary file object such as stdout). Chunks are as long as the context allows unless ``first_chunk_seconds``
+        is given. Bad input raises before any output file exists."""
+        started = time.perf_counter()
+        ref, plan = self.prepare(text, reference, ref_text, ref_codes, speed, duration, first_chunk_seconds)
+        timings = {"reference": time.perf_counter() - started}
+        first_piece: list[float] = []
+
+        def mux_pieces() -> Iterator[MuxPiece]:
+            for piece in stream_pieces(self, ref, plan, codes_hooks, progress, timings, started):
+                first_piece.append(piece.elapsed_s)
+                yield MuxPiece(piece.frames, piece.audio, piece.codes if codes_out else None, piece.flush)
 
         tic = time.perf_counter()
-        speech = self.synthesize(text, ref, speed=speed, duration=duration)
-        timings["dit"] = time.perf_counter() - tic
-
-        tic = time.perf_counter()
-        # one vocoder pass over the joined mel: the chunks continue each other, so there is nothing to cross-fade
-        audio = self.vocoder.decode(speech.mel[None].to(self.device))[0].float().cpu().numpy()
-        timings["vocoder"] = time.perf_counter() - tic
-
-        tic = time.perf_counter()
-        num_video = max(1, round(len(audio) / SAMPLE_RATE * self.cfg.fps))
-        codes_out_fps = codes_to_video_rate(speech.codes.float(), self.cfg.fps, num_video)  # (T, 61) by timestamps
-        source = prepare_source_image(ref.identity_image, self.renderer.cfg.input_size).to(self.device)
-        frames_t = self.renderer.animate(source, ref.identity_code, codes_out_fps, self.cfg.render_batch, progress)
-        if frames_t.shape[-1] != self.cfg.video_size:
-            log.warning("renderer draws %d px frames; upscaling to %d px", frames_t.shape[-1], self.cfg.video_size)
-            frames_t = torch.nn.functional.interpolate(frames_t, size=self.cfg.video_size, mode="bicubic",
-                                                       align_corners=False)  # (T, 3, S, S)
-        video = (frames_t.clamp(0, 1).permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()  # (T, H, W, 3)
-        timings["renderer"] = time.perf_counter() - tic
-
-        tic = time.perf_counter()
-        video = mark_frames(video, self.cfg.safety)
-        audio = mark_audio(audio, self.cfg.safety)
-        write_video(out, video, audio, fps=self.cfg.fps, wav_path=wav_out,
-                    codes=codes_out_fps.numpy() if codes_out else None,
-                    codes_path=codes_out, codes_fps=self.cfg.fps)
-        timings["mux"] = time.perf_counter() - tic
-        return InferenceResult(Path(out), num_video / self.cfg.fps, speech.estimated_s, speech.chunks, timings,
-                               Path(wav_out) if wav_out else None, Path(codes_out) if codes_out else None)
+        result = write_pieces(out, mux_pieces(), fps=self.cfg.fps, fragmented=fragmented, wav_path=wav_out,
+                              codes_path=codes_out, codes_fps=self.cfg.fps)
+        made = sum(timings.get(k, 0.0) for k in ("dit", "vocoder", "renderer", "marks"))
+        timings["mux"] = time.perf_counter() - tic - made + timings.pop("marks", 0.0)  # marks + encoding
+        return InferenceResult(result.path, result.num_frames / self.cfg.fps, plan.estimated_s, plan.texts, timings,
+                               Path(wav_out) if wav_out else None, Path(codes_out) if codes_out else None,
+                               first_piece_s=first_piece[0] if first_piece else None)
 
     def speak(self, text: str, reference_audio: str | Path, ref_text: str, out_wav: str | Path,
               speed: float = 1.0) -> tuple[float, dict[str, float]]:

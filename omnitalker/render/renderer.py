@@ -7,12 +7,14 @@ r"""The warp-based GAN renderer (SPEC §6): source face crop + visual codes -> 5
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from omnitalker.device import autocast
 from omnitalker.face.face_model import FaceModel
 from omnitalker.render.appearance import AppearanceFeatureExtractor
 from omnitalker.render.config import RendererConfig
@@ -76,6 +78,45 @@ class Renderer(nn.Module):
         return self.decode(volume, self.keypoints(source_codes), self.keypoints(driving_codes))
 
     @torch.no_grad()
+    def prepare_identity(
+        self, source_image: torch.Tensor, source_code: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(1, 3, S, S) or (3, S, S) source image and its code (61,) -> (feature volume, source keypoints), computed
+        once per identity and reused by :meth:`animate_batches` for any number of code spans."""
+        check_codes(source_code, "source code")
+        if source_code.dim() != 1:
+            raise RenderInputError(f"animate expects a source code (61,), got {tuple(source_code.shape)}")
+        if source_image.dim() == 3:
+            source_image = source_image[None]  # (1, 3, S, S)
+        if source_image.shape[0] != 1:
+            raise RenderInputError(f"animate takes one source image, got a batch of {source_image.shape[0]}")
+        device = next(self.parameters()).device
+        volume = self.encode_source(source_image.to(device))  # (1, 32, 16, 64, 64)
+        return volume, self.keypoints(source_code.to(device)[None])  # (1, K, 3)
+
+    @torch.no_grad()
+    def animate_batches(
+        self,
+        identity: tuple[torch.Tensor, torch.Tensor],
+        driving_codes: torch.Tensor,
+        batch_size: int = 16,
+        autocast_dtype: torch.dtype | None = None,
+    ) -> Iterator[torch.Tensor]:
+        """Frames of (T, 61) driving codes, ``batch_size`` at a time: yields (b, 3, out, out) float in [0, 1] on the
+        renderer's device (under autocast when ``autocast_dtype`` is given), so a caller can convert and hand on each
+        batch before the next is drawn."""
+        check_codes(driving_codes, "driving codes")
+        if driving_codes.dim() != 2:
+            raise RenderInputError(f"animate expects driving codes (T, 61), got {tuple(driving_codes.shape)}")
+        volume, kp_source = identity
+        for start in range(0, driving_codes.shape[0], batch_size):
+            codes = driving_codes[start : start + batch_size].to(volume.device)  # (b, 61)
+            n = codes.shape[0]
+            with autocast(volume.device, autocast_dtype):
+                out = self.decode(volume.expand(n, -1, -1, -1, -1), kp_source.expand(n, -1, -1), self.keypoints(codes))
+            yield out.image.float()  # (b, 3, out, out)
+
+    @torch.no_grad()
     def animate(
         self,
         source_image: torch.Tensor,
@@ -95,17 +136,7 @@ class Renderer(nn.Module):
                 f"animate expects a source code (61,) and driving codes (T, 61), got {tuple(source_code.shape)} "
                 f"and {tuple(driving_codes.shape)}"
             )
-        if source_image.dim() == 3:
-            source_image = source_image[None]  # (1, 3, S, S)
-        if source_image.shape[0] != 1:
-            raise RenderInputError(f"animate takes one source image, got a batch of {source_image.shape[0]}")
-        device = next(self.parameters()).device
-        volume = self.encode_source(source_image.to(device))  # (1, 32, 16, 64, 64)
-        kp_source = self.keypoints(source_code.to(device)[None])  # (1, K, 3)
-        frames = []
-        for start in tqdm(range(0, driving_codes.shape[0], batch_size), desc="render", disable=not progress):
-            codes = driving_codes[start : start + batch_size].to(device)  # (b, 61)
-            n = codes.shape[0]
-            out = self.decode(volume.expand(n, -1, -1, -1, -1), kp_source.expand(n, -1, -1), self.keypoints(codes))
-            frames.append(out.image.float().cpu())  # (b, 3, out, out)
-        return torch.cat(frames)  # (T, 3, out, out)
+        identity = self.prepare_identity(source_image, source_code)
+        batches = self.animate_batches(identity, driving_codes, batch_size)
+        total = -(-driving_codes.shape[0] // batch_size)
+        return torch.cat([b.cpu() for b in tqdm(batches, total=total, desc="render", disable=not progress)])

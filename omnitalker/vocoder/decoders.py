@@ -15,6 +15,7 @@ import torch
 import torchaudio
 
 from omnitalker.constants import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, WIN_LENGTH
+from omnitalker.device import autocast
 from omnitalker.vocoder.errors import MelShapeError, VocoderConfigError, VocoderWeightsNotFoundError
 from omnitalker.vocoder.vocos_model import load_vocos
 
@@ -39,9 +40,11 @@ class Vocoder(abc.ABC):
 
     sample_rate: int = SAMPLE_RATE
     hop_length: int = HOP_LENGTH
+    context_frames: int  # mel frames of context each side for a windowed (streamed) decode to match one pass
 
     def __init__(self, device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
+        self.autocast_dtype: torch.dtype | None = None  # e.g. bf16 for the network; the ISTFT always runs in fp32
 
     @abc.abstractmethod
     def _decode(self, mel: torch.Tensor) -> torch.Tensor:
@@ -76,8 +79,18 @@ class VocosVocoder(Vocoder):
 
     def _decode(self, mel: torch.Tensor) -> torch.Tensor:
         features = mel.transpose(1, 2)  # (B, 100, T) - Vocos is channels-first
-        hidden = self.model.backbone(features)  # (B, T, dim)
-        return self.model.head(hidden)  # (B, T * 256) with the head's "same" padding
+        with autocast(self.device, self.autocast_dtype):
+            hidden = self.model.backbone(features)  # (B, T, dim)
+        with torch.autocast(self.device.type, enabled=False):
+            return self.model.head(hidden.float())  # (B, T * 256) fp32 ISTFT with the head's "same" padding
+
+    @property
+    def context_frames(self) -> int:
+        """Mel frames on each side that an output sample depends on: the backbone's convolutions (the embedding
+        and one depthwise conv per ConvNeXt block, kernel 7 each) plus the ISTFT's overlap (window / hop / 2)."""
+        backbone = self.model.backbone
+        kernels = [backbone.embed.kernel_size[0], *(block.dwconv.kernel_size[0] for block in backbone.convnext)]
+        return sum(k // 2 for k in kernels) + -(-N_FFT // (2 * HOP_LENGTH)) + 1
 
 
 class GriffinLimVocoder(Vocoder):
@@ -91,6 +104,8 @@ class GriffinLimVocoder(Vocoder):
         self.griffin_lim = torchaudio.transforms.GriffinLim(
             n_fft=N_FFT, win_length=WIN_LENGTH, hop_length=HOP_LENGTH, power=1.0, n_iter=n_iter
         ).to(self.device)
+
+    context_frames = 32  # Griffin-Lim is iterative (not local): streamed windows overlap this much and cross-fade
 
     def _decode(self, mel: torch.Tensor) -> torch.Tensor:
         magnitude_mel = mel.exp().transpose(1, 2)  # (B, 100, T) linear magnitudes (power=1 mel)
