@@ -76,6 +76,7 @@ class OmniTalkerModule(L.LightningModule):
         self._nonfinite = NonFiniteWatch()
         self._interval_frames = 0  # real frames trained since the last check (host ints)
         self._interval_start: float | None = None
+        self._last_loss: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self):
@@ -104,16 +105,17 @@ class OmniTalkerModule(L.LightningModule):
         b, n = batch["mel"].shape[:2]
         log = {"train/loss": out.loss.detach()}
         log.update({f"train/loss_{k}": v.detach() for k, v in out.parts.items()})
-        log["train/padding_fraction"] = 1.0 - host.total / (b * n)
         log.update(t_bin_losses(out.time.detach(), out.per_sample.detach()))
+        # Host numbers go in as CPU tensors: a Python float would be copied to the device (a sync) by self.log.
+        log["train/padding_fraction"] = torch.tensor(1.0 - host.total / (b * n))
         self.log_dict(log, prog_bar=False, on_step=True, on_epoch=False, batch_size=b)
-        self.log("loss", out.loss.detach(), prog_bar=True, on_step=True, logger=False, batch_size=b)
         self._interval_frames += host.total
+        self._last_loss = out.loss.detach()
         return out.loss
 
     def on_train_batch_end(self, outputs: Any, batch: dict[str, Any], batch_idx: int) -> None:
         every = max(1, int(self.trainer.log_every_n_steps or 1))
-        if self.global_step % every == 0:
+        if self.global_step % every == 0:  # the steps Lightning writes its logs at
             self._check_interval(f"after step {self.global_step - 1}")
 
     def on_train_end(self) -> None:
@@ -121,12 +123,15 @@ class OmniTalkerModule(L.LightningModule):
 
     def _check_interval(self, when: str) -> None:
         """The once-per-interval read-back: non-finite losses, then wall-clock frames/s of the whole interval (data,
-        step, optimizer, callbacks and any checkpoint save: the read-back has just waited for the device)."""
+        step, optimizer, callbacks and any checkpoint save: the read-back has just waited for the device) and the
+        progress bar's loss (Lightning reads progress-bar values back every step, so they are kept on the CPU)."""
         self._nonfinite.check(when)
         now = time.perf_counter()
         if self._interval_start is not None and self._interval_frames:
             frames_per_s = self._interval_frames / max(now - self._interval_start, 1e-9) * self.trainer.world_size
-            self.log("train/frames_per_s", frames_per_s, on_step=True, on_epoch=False)
+            self.log("train/frames_per_s", torch.tensor(frames_per_s), on_step=True, on_epoch=False)
+        if self._last_loss is not None:
+            self.log("loss", self._last_loss.float().cpu(), prog_bar=True, on_step=True, logger=False)
         self._interval_start, self._interval_frames = now, 0
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
@@ -134,7 +139,7 @@ class OmniTalkerModule(L.LightningModule):
         if grads:
             norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
             self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
-        self.log("train/lr", optimizer.param_groups[0]["lr"], on_step=True, on_epoch=False)
+        self.log("train/lr", torch.tensor(float(optimizer.param_groups[0]["lr"])), on_step=True, on_epoch=False)
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         super().optimizer_step(*args, **kwargs)
