@@ -53,10 +53,14 @@ def make_items(lengths: list[int], refs: list[int], seed: int = 0) -> list[dict]
              "clip_ids": [f"clip{k}"]} for k, (n, r) in enumerate(zip(lengths, refs))]
 
 
+def tiny_module(**kwargs) -> OmniTalkerModule:
+    return OmniTalkerModule(arch=tiny_arch(), objective={}, sampler={}, optim={"warmup_steps": 1, "total_steps": 2},
+                            vocab_symbols=[chr(97 + k) for k in range(20)], normalizer_state={}, **kwargs)
+
+
 @pytest.mark.filterwarnings("ignore:You are trying to `self.log\(\)`")
 def test_training_step_reads_nothing_back_from_the_device():
-    module = OmniTalkerModule(arch=tiny_arch(), objective={}, sampler={}, optim={"warmup_steps": 1, "total_steps": 2},
-                              vocab_symbols=[chr(97 + k) for k in range(20)], normalizer_state={})
+    module = tiny_module()
     batch = collate(make_items([40, 25, 33], [0, 10, 0]))
     with CountReadBacks() as counter:
         loss = module.training_step(batch, 0)
@@ -134,3 +138,11 @@ def test_nonfinite_watch_defers_the_check_but_names_the_step_and_clips():
     watch.observe(4, torch.tensor(float("inf")), parts(2.0), [["later"]])
     with pytest.raises(NonFiniteLossError, match=r"at step 3 .*steps 2\.\.4.*bad_clip.*later"):
         watch.check("after step 4")
+
+
+def test_compile_option_wraps_the_forward_and_keeps_the_state_dict():
+    plain, compiled = tiny_module(), tiny_module(compile_net=True)  # torch.compile is lazy: nothing compiles here
+    assert plain._forward_net is plain.net
+    assert compiled._forward_net is not compiled.net and compiled._forward_net._orig_mod is compiled.net
+    assert list(compiled.state_dict()) == list(plain.state_dict())
+    assert not plain.net.check_values and tiny_module(debug_checks=True).net.check_values

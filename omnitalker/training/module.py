@@ -11,10 +11,10 @@ from ema_pytorch import EMA
 
 import omnitalker
 from omnitalker.checkpoint import CHECKPOINT_FORMAT
+from omnitalker.flow.host_lengths import HostLengths
 from omnitalker.flow.objective import FlowMatchingObjective, ObjectiveConfig
 from omnitalker.models.config import DiTConfig
 from omnitalker.models.dit import OmniTalkerDiT
-from omnitalker.flow.host_lengths import HostLengths
 from omnitalker.safe_io import plain_data
 from omnitalker.training.nonfinite import NonFiniteLossError, NonFiniteWatch
 from omnitalker.training.optim import OptimConfig, build_optimizer
