@@ -58,7 +58,7 @@ def tiny_module(**kwargs) -> OmniTalkerModule:
                             vocab_symbols=[chr(97 + k) for k in range(20)], normalizer_state={}, **kwargs)
 
 
-@pytest.mark.filterwarnings("ignore:You are trying to `self.log\(\)`")
+@pytest.mark.filterwarnings(r"ignore:You are trying to `self.log\(\)`")
 def test_training_step_reads_nothing_back_from_the_device():
     module = tiny_module()
     batch = collate(make_items([40, 25, 33], [0, 10, 0]))
