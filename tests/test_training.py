@@ -118,12 +118,27 @@ def test_finetune_extends_vocabulary(corpus, tmp_path):
     assert tuned.model.text_encoder.embed.weight.shape[0] == len(tuned.vocab_symbols) + 1
 
 
-def test_nonfinite_loss_names_the_clips(corpus, tmp_path):
-    trainer, module, datamodule, _ = build(config(overrides(corpus, tmp_path / "nan", 2)))
+def test_nonfinite_loss_is_caught_at_the_logging_interval_and_names_the_clips(corpus, tmp_path):
+    out = tmp_path / "nan"
+    args = overrides(corpus, out, 6, every=100) + ["trainer.log_every_n_steps=3"]
+    trainer, module, datamodule, _ = build(config(args))
     with torch.no_grad():
         module.net.audio_in.proj.weight.fill_(float("nan"))
-    with pytest.raises(NonFiniteLossError, match="clip"):
+    with pytest.raises(NonFiniteLossError, match=r"at step 0 .*after step 2 covering steps 0\.\.2.*clip") as err:
         trainer.fit(module, datamodule=datamodule)
+    assert trainer.global_step == 3, "the check runs once per logging interval, not at the end of the run"
+    assert "clip0" in str(err.value).split("clips in that batch:")[1], "the offending batch's clip ids are named"
+
+
+def test_nonfinite_loss_never_reaches_a_checkpoint(corpus, tmp_path):
+    out = tmp_path / "nan_ckpt"
+    args = overrides(corpus, out, 4, every=2) + ["trainer.log_every_n_steps=1000"]  # only the save-time check
+    trainer, module, datamodule, _ = build(config(args))
+    with torch.no_grad():
+        module.net.audio_in.proj.weight.fill_(float("nan"))
+    with pytest.raises(NonFiniteLossError, match="before saving the checkpoint of step 2"):
+        trainer.fit(module, datamodule=datamodule)
+    assert not list(out.rglob("*.ckpt")), "a checkpoint with NaN weights was written"
 
 
 def test_lr_schedule_warmup_then_decay():

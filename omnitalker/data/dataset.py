@@ -178,7 +178,9 @@ class TalkingHeadDataset(Dataset):
 
 def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Pad items into a batch: ``mel`` (B, T, 100) and ``codes`` (B, T, 61) zero-padded, ``mask`` (B, T) bool,
-    ``lengths``/``ref_lengths``/``text_lengths`` (B,) long, ``text`` (B, L) long padded with -1, ``clip_ids``."""
+    ``lengths``/``ref_lengths``/``text_lengths`` (B,) long, ``text`` (B, L) long padded with -1, ``clip_ids``, and
+    ``host_lengths``/``host_ref_lengths``: the same lengths as lists of Python ints, checked here (every item has a
+    frame, every reference is shorter than its item) so that the training step needs no device read-back."""
     if len(items) == 0:
         raise ValueError("collate got an empty batch")
     for k, item in enumerate(items):
@@ -194,8 +196,14 @@ def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if text.dim() != 1 or text.dtype != torch.long:
             raise ValueError(f"batch item {k} ({item['clip_ids']}): text must be a 1-D long tensor, got "
                              f"{tuple(text.shape)} {text.dtype}")
+        ref = item.get("ref_length", 0)
+        if mel.shape[0] < 1 or not 0 <= ref < mel.shape[0]:
+            raise ValueError(f"batch item {k} ({item['clip_ids']}): needs at least one frame and a reference shorter "
+                             f"than the item (0 <= ref_length < length), got {mel.shape[0]} frames, ref_length {ref}")
     batch = len(items)
-    lengths = torch.tensor([item["mel"].shape[0] for item in items], dtype=torch.long)  # (B,)
+    host_lengths = [int(item["mel"].shape[0]) for item in items]
+    host_refs = [int(item.get("ref_length", 0)) for item in items]
+    lengths = torch.tensor(host_lengths, dtype=torch.long)  # (B,)
     text_lengths = torch.tensor([item["text"].shape[0] for item in items], dtype=torch.long)  # (B,)
     frames, symbols = int(lengths.max()), int(text_lengths.max())
     mel = items[0]["mel"].new_zeros(batch, frames, N_MELS)  # (B, T, 100)
@@ -210,7 +218,9 @@ def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "codes": codes,
         "mask": torch.arange(frames).unsqueeze(0) < lengths.unsqueeze(1),  # (B, T)
         "lengths": lengths,
-        "ref_lengths": torch.tensor([item.get("ref_length", 0) for item in items], dtype=torch.long),  # (B,)
+        "ref_lengths": torch.tensor(host_refs, dtype=torch.long),  # (B,)
+        "host_lengths": host_lengths,
+        "host_ref_lengths": host_refs,
         "text": text,
         "text_lengths": text_lengths,
         "clip_ids": [list(item["clip_ids"]) for item in items],

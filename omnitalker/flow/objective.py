@@ -14,6 +14,7 @@ import torch
 
 from omnitalker.constants import MEL_FPS
 from omnitalker.flow.dropout import sample_condition_drop
+from omnitalker.flow.host_lengths import HostLengths
 from omnitalker.flow.loss import PartWeights, masked_flow_loss
 from omnitalker.flow.masking import lengths_to_mask, span_mask, target_mask
 from omnitalker.flow.timesteps import sample_time
@@ -81,20 +82,26 @@ class FlowMatchingObjective:
         ref_lengths: torch.Tensor | None,
         max_len: int,
         generator: torch.Generator | None = None,
+        host: HostLengths | None = None,
     ) -> torch.Tensor:
-        """(b, n) True = generated: the target of paired items (see the module docstring), a random span otherwise."""
+        """(b, n) True = generated: the target of paired items (see the module docstring), a random span otherwise.
+
+        ``host``: the same lengths as Python ints (already checked); with it nothing is read back from the device.
+        """
         cfg = self.cfg
-        span = span_mask(lengths, cfg.mask_frac, cfg.num_spans, max_len, generator)  # (b, n)
+        checked = host is not None
+        span = span_mask(lengths, cfg.mask_frac, cfg.num_spans, max_len, generator, check_values=not checked)  # (b, n)
         if ref_lengths is None:
             return span
         ref_lengths = ref_lengths.to(lengths.device)
         paired = ref_lengths > 0  # (b,)
-        if not bool(paired.any()) or cfg.paired_target_prob == 0:
+        any_paired = host.any_paired if checked else bool(paired.any())
+        if not any_paired or cfg.paired_target_prob == 0:
             return span  # nothing else drawn: single-clip batches consume the generator as before
         use_target = paired & (torch.rand(lengths.shape[0], generator=generator, device=lengths.device)
                                < cfg.paired_target_prob)  # (b,)
         target = target_mask(lengths, ref_lengths, max_len, cfg.ref_tail_prob,
-                             round(cfg.ref_tail_max_s * MEL_FPS), generator)  # (b, n)
+                             round(cfg.ref_tail_max_s * MEL_FPS), generator, check_values=not checked)  # (b, n)
         return torch.where(use_target[:, None], target, span)
 
     def __call__(
@@ -106,7 +113,11 @@ class FlowMatchingObjective:
         lengths: torch.Tensor,
         generator: torch.Generator | None = None,
         ref_lengths: torch.Tensor | None = None,
+        host: HostLengths | None = None,
     ) -> FlowLossOutput:
+        """``host``: ``lengths``/``ref_lengths`` as Python ints (the collate function has them for free); without it
+        they are read back from the device once. The padding and pairing decisions are taken from them, so the step
+        itself never waits for the device."""
         cfg = self.cfg
         if mel.dim() != 3 or codes.dim() != 3 or mel.shape[:2] != codes.shape[:2]:
             raise ValueError(
@@ -114,9 +125,13 @@ class FlowMatchingObjective:
                 f"{tuple(mel.shape)} and {tuple(codes.shape)}"
             )
         b, n, _ = mel.shape
+        if host is None:
+            host = HostLengths.from_tensors(lengths, ref_lengths)
+        if len(host.lengths) != b or host.longest > n:
+            raise ValueError(f"lengths {list(host.lengths)} do not fit a batch of {b} items x {n} frames")
         device = mel.device
         valid = lengths_to_mask(lengths, n)  # (b, n)
-        infill = self.infill_mask(lengths, ref_lengths, n, generator)  # (b, n) True = generate
+        infill = self.infill_mask(lengths, ref_lengths, n, generator, host)  # (b, n) True = generate
 
         t = sample_time(b, cfg.time_sampler, cfg.time_mean, cfg.time_std, device, generator)  # (b,)
         noise_a = torch.randn(mel.shape, device=device, generator=generator)  # (b, n, 100)
@@ -137,6 +152,7 @@ class FlowMatchingObjective:
             t,
             text,
             mask=valid,
+            padded=host.padded(n),
             drop_text=drop.text,
             drop_audio=drop.audio,
             drop_visual=drop.visual,

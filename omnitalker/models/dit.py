@@ -42,6 +42,14 @@ class OmniTalkerDiT(nn.Module):
         for head in (self.audio_proj_out, self.visual_proj_out):  # zero-init: the untrained model predicts v = 0
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
+        self.set_value_checks(True)
+
+    def set_value_checks(self, enabled: bool) -> None:
+        """Checks of input *values* (every sample has a valid frame, text ids in the vocabulary) read tensors back
+        from the device, which stalls a GPU step; training turns them off because its data was checked where it was
+        made (collate, vocabulary). Shape checks always run: they cost nothing."""
+        self.check_values = bool(enabled)
+        self.text_encoder.check_values = bool(enabled)
 
     def encode_text(
         self,
@@ -64,11 +72,15 @@ class OmniTalkerDiT(nn.Module):
         *,
         text_emb: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
+        padded: bool | None = None,
         drop_text: torch.Tensor | None = None,
         drop_audio: torch.Tensor | None = None,
         drop_visual: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Velocities (b, n, 100) and (b, n, 61).
+
+        ``padded``: whether ``mask`` has any False frame, when the caller knows it from host-side lengths (False lets
+        attention run unmasked); None reads it from the mask (a device read-back).
 
         ``drop_*`` are per-sample booleans (b,): a dropped condition reaches the network in its null form (text as
         all-filler tokens, reference audio/visual context as zeros). Pass either ``text`` ids or a precomputed
@@ -85,7 +97,7 @@ class OmniTalkerDiT(nn.Module):
             text_emb = self.encode_text(text, n, drop_text, mask)  # (b, n, text_dim)
         elif drop_text is not None:
             text_emb = text_emb.masked_fill(drop_text[:, None, None], 0.0)
-        if mask is not None and bool(mask.all()):
+        if mask is not None and not (padded if padded is not None else not bool(mask.all())):
             mask = None  # no padding: let SDPA pick its fastest kernel
 
         t_emb = self.time_embed(time)  # (b, d)
@@ -142,7 +154,7 @@ class OmniTalkerDiT(nn.Module):
             raise ValueError(f"text ids must be (batch={b}, tokens), got {tuple(text.shape)}")
         if mask is not None and mask.dtype != torch.bool:
             raise ValueError(f"mask must be a bool tensor, got {mask.dtype}")
-        if mask is not None and not bool(mask.any(dim=1).all()):
+        if mask is not None and self.check_values and not bool(mask.any(dim=1).all()):
             raise ValueError("every sample needs at least one valid frame in `mask`")
         return b, n
 

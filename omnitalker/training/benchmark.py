@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from omnitalker.flow.host_lengths import HostLengths
 from omnitalker.flow.objective import FlowMatchingObjective, ObjectiveConfig
 from omnitalker.models.dit import OmniTalkerDiT
 from omnitalker.models.flops import analytic_forward_flops
@@ -53,6 +54,7 @@ def benchmark_train_step(
     peak_tflops: float | None = None,
 ) -> TrainBenchResult:
     model = model.to(device).train()
+    model.set_value_checks(False)  # as in training: no per-step device read-backs (the lengths are known here)
     objective = FlowMatchingObjective(ObjectiveConfig())
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda" or None)
     forward = torch.compile(model) if compile_model else model
@@ -61,11 +63,12 @@ def benchmark_train_step(
     codes = torch.randn(batch, frames, model.cfg.code_dim, generator=gen).to(device)  # (b, n, 61)
     text = torch.randint(0, model.cfg.text_vocab_size, (batch, frames // 8), generator=gen).to(device)  # (b, l)
     lengths = torch.full((batch,), frames, device=device)
+    host = HostLengths.from_lists([frames] * batch)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
 
     def step() -> None:
         with autocast:
-            loss = objective(forward, mel, codes, text, lengths).loss
+            loss = objective(forward, mel, codes, text, lengths, host=host).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

@@ -77,6 +77,8 @@ def build(cfg: DictConfig) -> tuple[L.Trainer, OmniTalkerModule, CorpusDataModul
         seed=cfg.seed,
         run_config=OmegaConf.to_container(cfg, resolve=True),
         face_model=face_model,
+        compile_net=bool(cfg.get("compile", False)),
+        debug_checks=bool(cfg.get("debug_checks", False)),
     )
     if init_weights is not None:
         module.net.load_state_dict(init_weights)
