@@ -50,7 +50,7 @@ PAPER = ReportSettings(
     smoke=False, model="omnitalker_0.8b", renderer="paper", reference_seconds=5.0, generated_seconds=10.0, fps=25.0,
     steps=16, repeats=3, render_batch=16, render_iters=5, train_batch=8, train_frames=1600, train_warmup=3,
     train_iters=10, compile=True, compile_mode="default", vocab_size=2545,
-    limits={"dit_sampling": 210, "renderer": 100, "training": 110, "end_to_end": 100, "streaming": 50},
+    limits={"dit_sampling": 180, "renderer": 90, "training": 110, "end_to_end": 130, "streaming": 60},
 )
 
 SMOKE = ReportSettings(
