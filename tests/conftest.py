@@ -71,3 +71,36 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def smoke_models(synthetic_tiny, tmp_path_factory):
+    """Session-wide (several modules use it; trained once). A DiT trained for a few steps on the tiny synthetic corpus (real vocabulary, EMA, checkpoint format) and a
+    small random renderer: the mechanics of inference, not its quality."""
+    out, _ = synthetic_tiny
+    run = tmp_path_factory.mktemp("dit")
+    args = ["model=tiny", "trainer=cpu", "logger=csv", f"data.corpus={out / 'corpus'}", f"paths.output_dir={run}",
+            "data.num_workers=0", "data.max_frames=2000", "trainer.max_steps=2", "trainer.enable_progress_bar=false",
+            "callbacks.sample_logger.every_n_steps=0", "callbacks.model_checkpoint.every_n_train_steps=2"]
+    from hydra import compose, initialize_config_dir
+
+    from omnitalker.face.face_model import FaceModel
+    from omnitalker.render.checkpoint import save_renderer
+    from omnitalker.render.config import small_config
+    from omnitalker.render.renderer import Renderer
+    from omnitalker.training.run import train
+
+    with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "configs"), version_base="1.3"):
+        train(compose("train", overrides=args))
+    renderer_dir = save_renderer(Renderer(small_config(), FaceModel.default()).eval(), run / "renderer")
+    return run / "checkpoints" / "last.ckpt", renderer_dir
+
+
+@pytest.fixture(scope="session")
+def reference(synthetic_tiny):
+    out, _ = synthetic_tiny
+    clip = sorted((out / "clips").glob("synth_en_*.mp4"))[0]
+    truth = out / "ground_truth" / f"{clip.stem}.npz"
+    import numpy as np
+
+    return clip, truth, str(np.load(truth)["text"])

@@ -18,7 +18,7 @@ import torch
 from conftest import SHARED
 
 # the tiny trained DiT + random renderer and the synthetic reference of the end-to-end tests, and their clip writers
-from test_inference_e2e import reference, smoke_models, two_faces_video, write_clip  # noqa: F401
+from test_inference_e2e import two_faces_video, write_clip
 
 from omnitalker.face.fingerprint import face_model_file_id
 from omnitalker.inference.errors import InferenceInputError

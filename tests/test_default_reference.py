@@ -105,4 +105,4 @@ def test_reference_fit_uses_only_the_kept_ten_seconds(smoke_models, tmp_path):
     assert analysis.identity_image.shape[0] == analysis.identity_image.shape[1]  # the face crop (crop=auto)
 
 
-from test_inference_e2e import smoke_models  # noqa: E402,F401  (module fixture, shared by name)
+

@@ -17,7 +17,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_inference_e2e import reference, smoke_models  # noqa: F401  (fixtures: tiny DiT + renderer, synthetic clip)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -48,7 +47,7 @@ def wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float 
 
 
 @pytest.fixture(scope="module")
-def demo_url(smoke_models, tmp_path_factory):  # noqa: F811
+def demo_url(smoke_models, tmp_path_factory):
     dit, renderer = smoke_models
     out = tmp_path_factory.mktemp("demo")
     port = free_port()
@@ -116,7 +115,7 @@ def generate_and_wait(driver, timeout: float = 600) -> str:
     return wait_status(driver, lambda s: s.startswith(("Done", "Error")), timeout)
 
 
-def test_page_generates_plays_and_offers_downloads(demo_url, browser, reference, tmp_path):  # noqa: F811
+def test_page_generates_plays_and_offers_downloads(demo_url, browser, reference, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait

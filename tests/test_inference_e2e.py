@@ -15,33 +15,13 @@ import pytest
 from conftest import SHARED
 from hydra import compose, initialize_config_dir
 
-from omnitalker.face.face_model import FaceModel
 from omnitalker.inference.errors import InferenceInputError
 from omnitalker.inference.media import decode_audio, decode_video
 from omnitalker.inference.mux import write_video
 from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig
 from omnitalker.inference.watermark import detect_watermark
-from omnitalker.render.checkpoint import save_renderer
-from omnitalker.render.config import small_config
-from omnitalker.render.renderer import Renderer
-from omnitalker.training.run import train
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def smoke_models(synthetic_tiny, tmp_path_factory):
-    """A DiT trained for a few steps on the tiny synthetic corpus (real vocabulary, EMA, checkpoint format) and a
-    small random renderer: the mechanics of inference, not its quality."""
-    out, _ = synthetic_tiny
-    run = tmp_path_factory.mktemp("dit")
-    args = ["model=tiny", "trainer=cpu", "logger=csv", f"data.corpus={out / 'corpus'}", f"paths.output_dir={run}",
-            "data.num_workers=0", "data.max_frames=2000", "trainer.max_steps=2", "trainer.enable_progress_bar=false",
-            "callbacks.sample_logger.every_n_steps=0", "callbacks.model_checkpoint.every_n_train_steps=2"]
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        train(compose("train", overrides=args))
-    renderer_dir = save_renderer(Renderer(small_config(), FaceModel.default()).eval(), run / "renderer")
-    return run / "checkpoints" / "last.ckpt", renderer_dir
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +29,6 @@ def pipeline(smoke_models):
     dit, renderer = smoke_models
     return OmniTalkerPipeline(PipelineConfig(str(dit), str(renderer), vocoder="griffin_lim", device="cpu",
                                              sampler={"steps": 2}, crop="none"))
-
-
-@pytest.fixture(scope="module")
-def reference(synthetic_tiny):
-    out, _ = synthetic_tiny
-    clip = sorted((out / "clips").glob("synth_en_*.mp4"))[0]
-    truth = out / "ground_truth" / f"{clip.stem}.npz"
-    return clip, truth, str(np.load(truth)["text"])
 
 
 def probe(path: Path) -> dict:

@@ -123,4 +123,4 @@ def test_long_text_seams_are_inside_the_within_chunk_distribution(smoke_models, 
         assert max(percentiles) < 100.0 and np.median(percentiles) <= 90.0, (name, report[name])
 
 
-from test_inference_e2e import reference, smoke_models  # noqa: E402,F401  (module fixtures, shared by name)
+
