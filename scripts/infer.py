@@ -2,6 +2,8 @@
 
     python scripts/infer.py text="Hello there." ref=clip.mp4 dit=run/checkpoints/last.ckpt renderer=renderer_dir
     python scripts/infer.py batch=jobs.jsonl dit=... renderer=...
+    python scripts/infer.py text="Hello." image=portrait.png voice=voice.wav [voice_text=...] [motion=clip.mp4] \
+        dit=... renderer=mesh controls.lip=1.5 controls.emotion=happy
 
 Errors print one line and exit with status 1; no output file is left behind.
 """
@@ -16,11 +18,12 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
+from omnitalker.controls import Controls
 from omnitalker.inference.jobs import Job, read_jobs
 from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig
 from omnitalker.inference.safety import SafetyConfig
 
-FREE_TEXT_KEYS = ("text", "ref_text")
+FREE_TEXT_KEYS = ("text", "ref_text", "voice_text")
 EXPECTED = (Exception,)  # every failure becomes one line; set HYDRA_FULL_ERROR=1 / OMNITALKER_DEBUG=1 for a traceback
 
 
@@ -37,11 +40,23 @@ def pipeline_config(cfg: DictConfig) -> PipelineConfig:
     )
 
 
+def controls_config(cfg: DictConfig) -> Controls:
+    return Controls.from_dict(OmegaConf.to_container(cfg.controls) if cfg.get("controls") is not None else None)
+
+
 def run(cfg: DictConfig) -> int:
-    if cfg.batch is None and (not cfg.text or not cfg.ref):
-        raise ValueError("give text=... and ref=... (or batch=jobs.jsonl)")
+    image, voice = cfg.get("image"), cfg.get("voice")
+    if image is not None or voice is not None:
+        if cfg.batch is not None or cfg.ref is not None or image is None or voice is None or not cfg.text:
+            raise ValueError("separate sources need text=..., image=... and voice=... (and neither ref= nor batch=)")
+    elif cfg.batch is None and (not cfg.text or not cfg.ref):
+        raise ValueError("give text=... and ref=... (or image=... voice=..., or batch=jobs.jsonl)")
+    controls = controls_config(cfg)  # validated before any model is loaded
     pipeline = OmniTalkerPipeline(pipeline_config(cfg))
-    if cfg.batch is None:
+    if image is not None:
+        ref = pipeline.analyse_sources(image, voice, cfg.get("voice_text"), cfg.get("motion"))
+        jobs = [Job(cfg.text, ref, cfg.out)]
+    elif cfg.batch is None:
         jobs = [Job(cfg.text, cfg.ref, cfg.out, cfg.ref_text, cfg.ref_codes)]
     else:
         jobs = read_jobs(cfg.batch)
@@ -51,7 +66,7 @@ def run(cfg: DictConfig) -> int:
             result = pipeline.generate(
                 job.text, job.ref, job.out, ref_text=job.ref_text, ref_codes=job.ref_codes, speed=cfg.speed,
                 duration=cfg.duration, wav_out=cfg.wav_out if len(jobs) == 1 else None,
-                codes_out=cfg.codes_out if len(jobs) == 1 else None, progress=len(jobs) == 1,
+                codes_out=cfg.codes_out if len(jobs) == 1 else None, progress=len(jobs) == 1, controls=controls,
             )
             times = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
             print(f"wrote {result.video} ({result.duration_s:.2f} s, {len(result.chunks)} chunk(s); {times})")

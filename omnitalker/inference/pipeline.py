@@ -22,6 +22,7 @@ import torch
 
 from omnitalker.audio.mel import log_mel
 from omnitalker.checkpoint import load_dit
+from omnitalker.controls import ControlApplier, Controls
 from omnitalker.constants import EXPRESSION_SLICE, MEL_FPS, SAMPLE_RATE
 from omnitalker.data.resample import codes_to_mel_rate, codes_to_video_rate
 from omnitalker.device import resolve_device
@@ -32,6 +33,7 @@ from omnitalker.inference.duration import plan_duration
 from omnitalker.inference.errors import InferenceInputError, TextInputError
 from omnitalker.inference.generator import DiTGenerator
 from omnitalker.inference.identity import identity_frame_index
+from omnitalker.inference.mesh import MESH_RENDERER, render_mesh
 from omnitalker.inference.mux import write_video
 from omnitalker.inference.reference import ReferenceClip, fit_reference_face, load_reference
 from omnitalker.inference.safety import SafetyConfig, mark_audio, mark_frames
@@ -46,7 +48,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class PipelineConfig:
     dit_checkpoint: str
-    renderer: str | None  # directory written by scripts/train_renderer.py (None: audio only, see speak())
+    renderer: str | None  # scripts/train_renderer.py directory; "mesh": training-free mesh warp; None: audio only
     vocoder: str = "vocos"  # vocos | griffin_lim (explicit CPU fallback, never chosen silently)
     vocoder_path: str | None = None  # local Vocos directory (config.yaml + pytorch_model.bin)
     device: str = "auto"
@@ -123,7 +125,11 @@ class OmniTalkerPipeline:
         sampler = SamplerConfig.from_dict({**loaded.meta.get("sampler", {}), **dict(cfg.sampler)})
         self.generator = DiTGenerator(loaded, sampler, self.device)
         self.dit_face_model = loaded.face_model  # face model that fitted the DiT's training codes (None: unknown)
-        self.renderer = load_renderer(cfg.renderer, self.device) if cfg.renderer else None
+        self.renderer = load_renderer(cfg.renderer, self.device) if cfg.renderer not in (None, MESH_RENDERER) else None
+        if cfg.renderer == MESH_RENDERER:
+            from omnitalker.face.fingerprint import face_model_file_id
+
+            self._check_face_model(face_model_file_id(cfg.face_model), "the mesh renderer's face model")
         if self.renderer is not None:
             from omnitalker.face.fingerprint import face_model_id
 
@@ -160,6 +166,34 @@ class OmniTalkerPipeline:
         image = frame if crop_ref is None else crop_face(frame, *crop_ref)
         return ReferenceAnalysis(clip, ref_text, mel, codes_mel, np.ascontiguousarray(image),
                                  torch.from_numpy(codes[idx]).float(), report)
+
+    def analyse_sources(
+        self,
+        identity_image: str | Path | np.ndarray,
+        voice_audio: str | Path,
+        voice_text: str | None = None,
+        motion_video: str | Path | None = None,
+    ) -> ReferenceAnalysis:
+        """Identity from a portrait, voice from an audio clip (transcript given or ASR), motion style from an
+        optional third clip (else the neutral default style): see `omnitalker.inference.sources`."""
+        from omnitalker.inference import sources
+
+        name = "identity image" if isinstance(identity_image, np.ndarray) else f"identity image {identity_image}"
+        identity = sources.fit_identity_image(sources.load_identity_image(identity_image), self.cfg.face_model,
+                                              self.cfg.crop, name=name)
+        self._check_face_model(identity.report["face_model"], name)
+        clip = sources.load_voice(voice_audio, identity.image, self.cfg.max_reference_seconds)
+        text = voice_text if voice_text is not None and voice_text.strip() else self._transcribe(clip)
+        mel = log_mel(torch.from_numpy(clip.audio).float()[None])[0]  # (n_ref, 100)
+        if motion_video is None:
+            codes = sources.neutral_codes(identity.code, mel.shape[0], seed=self.cfg.seed)  # (n_ref, 61)
+        else:
+            codes = sources.motion_codes(motion_video, identity.code, mel.shape[0], self.cfg.face_model,
+                                         self.cfg.max_reference_seconds)
+        report = {**identity.report, "voice": str(voice_audio), "motion": str(motion_video) if motion_video else
+                  "neutral default"}
+        return ReferenceAnalysis(clip, text, mel, torch.from_numpy(codes).float(), identity.crop,
+                                 torch.from_numpy(identity.code).float(), report)
 
     def _reference_codes(self, path, ref_codes, data, clip: ReferenceClip):
         """(codes (T, 61) at fps, fps, report, crop reference (centre, scale) or None); ``data`` = the loaded
@@ -246,10 +280,11 @@ class OmniTalkerPipeline:
         wav_out: str | Path | None = None,
         codes_out: str | Path | None = None,
         progress: bool = True,
+        controls: Controls | None = None,
     ) -> InferenceResult:
         timings: dict[str, float] = {}
         tic = time.perf_counter()
-        if self.renderer is None:
+        if self.renderer is None and self.cfg.renderer != MESH_RENDERER:
             raise InferenceInputError("no renderer loaded (renderer=None): give a renderer directory to make video")
         if not isinstance(text, str) or not text.strip():
             raise TextInputError("the text to speak is empty")
@@ -258,7 +293,9 @@ class OmniTalkerPipeline:
         timings["reference"] = time.perf_counter() - tic
 
         tic = time.perf_counter()
-        speech = self.synthesize(text, ref, speed=speed, duration=duration)
+        speech = self.synthesize(text, ref, speed=speed * (controls.rate if controls else 1.0), duration=duration)
+        if controls is not None and controls.changes_codes:  # visual controls: on the codes, the audio is untouched
+            speech.codes = ControlApplier.for_reference(controls, ref.codes, seed=self.cfg.seed).push(speech.codes)
         timings["dit"] = time.perf_counter() - tic
 
         tic = time.perf_counter()
@@ -269,8 +306,13 @@ class OmniTalkerPipeline:
         tic = time.perf_counter()
         num_video = max(1, round(len(audio) / SAMPLE_RATE * self.cfg.fps))
         codes_out_fps = codes_to_video_rate(speech.codes.float(), self.cfg.fps, num_video)  # (T, 61) by timestamps
-        source = prepare_source_image(ref.identity_image, self.renderer.cfg.input_size).to(self.device)
-        frames_t = self.renderer.animate(source, ref.identity_code, codes_out_fps, self.cfg.render_batch, progress)
+        if self.cfg.renderer == MESH_RENDERER:
+            frames_t = render_mesh(ref.identity_image, ref.identity_code, codes_out_fps, self.cfg.video_size,
+                                   self.cfg.face_model, progress)  # (T, 3, h, w)
+        else:
+            source = prepare_source_image(ref.identity_image, self.renderer.cfg.input_size).to(self.device)
+            frames_t = self.renderer.animate(source, ref.identity_code, codes_out_fps, self.cfg.render_batch,
+                                             progress)
         if frames_t.shape[-1] != self.cfg.video_size:
             log.warning("renderer draws %d px frames; upscaling to %d px", frames_t.shape[-1], self.cfg.video_size)
             frames_t = torch.nn.functional.interpolate(frames_t, size=self.cfg.video_size, mode="bicubic",
