@@ -4,12 +4,15 @@ pose and expression and takes the generated codes' change from the identity code
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 
 from omnitalker.inference.errors import IdentityImageError
 
 MESH_RENDERER = "mesh"  # the value of PipelineConfig.renderer / infer.py renderer= that selects it
+_CACHE: dict = {}  # the last identity's MeshRenderer
 
 
 def render_mesh(identity_image: np.ndarray, identity_code: torch.Tensor | np.ndarray, codes: torch.Tensor,
@@ -21,11 +24,17 @@ def render_mesh(identity_image: np.ndarray, identity_code: torch.Tensor | np.nda
     from omnitalker.meshrender.retarget import retarget_codes
     from omnitalker.meshrender.rig import FaceImageError
 
-    model = FaceModel.load(face_model) if face_model else FaceModel.default()
-    try:
-        renderer = MeshRenderer(np.ascontiguousarray(identity_image), face_model=model, max_side=video_size)
-    except FaceImageError as exc:
-        raise IdentityImageError(f"renderer=mesh: {exc}") from exc
+    image = np.ascontiguousarray(identity_image)
+    key = (hashlib.sha256(image.tobytes()).hexdigest(), image.shape, face_model, video_size)
+    renderer = _CACHE.get(key)
+    if renderer is None:  # the rig (landmarks + fit) is built once per identity: batch jobs often share one
+        model = FaceModel.load(face_model) if face_model else FaceModel.default()
+        try:
+            renderer = MeshRenderer(image, face_model=model, max_side=video_size)
+        except FaceImageError as exc:
+            raise IdentityImageError(f"renderer=mesh: {exc}") from exc
+        _CACHE.clear()
+        _CACHE[key] = renderer
     driving = retarget_codes(np.asarray(codes, np.float32), renderer.source_code.numpy(),
                              anchor_code=np.asarray(identity_code, np.float32))  # (T, 61)
     frames = renderer.render(driving, progress=progress)  # (T, h, w, 3) uint8
