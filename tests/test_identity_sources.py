@@ -201,8 +201,8 @@ def test_infer_script_image_voice_motion_mesh(smoke_models, motion_clip, tmp_pat
     spec.loader.exec_module(script)
     out = tmp_path / "sources.mp4"
     overrides = [f"dit={dit}", "renderer=mesh", f"image={PORTRAIT}", f"voice={VOICE}", f"voice_text='{VOICE_TEXT}'",
-                 f"motion={motion_clip}", f"out={out}", "text='Hi.'", "duration=0.6", "vocoder=griffin_lim", "device=cpu",
-                 "steps=2", "controls.lip=1.5", "controls.emotion=happy"]
+                 f"motion={motion_clip}", f"out={out}", "text='Hi.'", "duration=0.6", "vocoder=griffin_lim",
+                 "device=cpu", "steps=2", "controls.lip=1.5", "controls.emotion=happy"]
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
         cfg = compose("infer", overrides=overrides)
         bad = compose("infer", overrides=overrides[:-1] + ["controls.emotion=bored"])
