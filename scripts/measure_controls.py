@@ -57,6 +57,31 @@ def measures(codes: np.ndarray) -> dict[str, float]:
             "smile": float(smile.mean())}
 
 
+def make_table(results: dict) -> str:
+    """Markdown table of every measured condition against the uncontrolled render ("none")."""
+    base = results["none"]
+    rows = ["| control | measure | codes: control / none | rendered + re-fitted: control / none | target |",
+            "|---|---|---|---|---|"]
+    for name, (values, kind) in CONDITIONS.items():
+        if not kind or name not in results:
+            continue
+        r = results[name]
+        if kind in ("head", "lip"):
+            factor = values[kind]
+            keys = ["yaw_std_deg", "pitch_std_deg"] if kind == "head" else ["jaw_range"]
+            for key in keys:
+                rows.append(f"| {name} | {key} ratio | {r['codes'][key] / base['codes'][key]:.3f} | "
+                            f"{r['rendered'][key] / base['rendered'][key]:.3f} | {factor:g} ± 20 % |")
+        elif kind == "gaze":
+            rows.append(f"| {name} | gaze-to-camera error, degrees | {base['codes']['gaze_error_deg']:.2f} -> "
+                        f"{r['codes']['gaze_error_deg']:.2f} | {base['rendered']['gaze_error_deg']:.2f} -> "
+                        f"{r['rendered']['gaze_error_deg']:.2f} | lower |")
+        else:
+            rows.append(f"| {name} | mean mouthSmile L/R | {base['codes']['smile']:.3f} -> {r['codes']['smile']:.3f} "
+                        f"| {base['rendered']['smile']:.3f} -> {r['rendered']['smile']:.3f} | higher |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str]) -> int:
     args = dict(a.split("=", 1) for a in argv if "=" in a)
     from PIL import Image
@@ -90,27 +115,7 @@ def main(argv: list[str]) -> int:
         refit = fit_frames(rendered, 25.0, name)
         results[name] = {"controls": values, "codes": measures(drive), "rendered": measures(refit)}
         print(f"{name}: {results[name]} ({time.perf_counter() - started:.0f} s)", flush=True)
-    base = results["none"]
-    rows = ["| control | measure | codes: control / none | rendered + re-fitted: control / none | target |",
-            "|---|---|---|---|---|"]
-    for name, (values, kind) in CONDITIONS.items():
-        if not kind:
-            continue
-        r = results[name]
-        if kind in ("head", "lip"):
-            factor = values[kind]
-            keys = ["yaw_std_deg", "pitch_std_deg"] if kind == "head" else ["jaw_range"]
-            for key in keys:
-                rows.append(f"| {name} | {key} ratio | {r['codes'][key] / base['codes'][key]:.3f} | "
-                            f"{r['rendered'][key] / base['rendered'][key]:.3f} | {factor:g} ± 20 % |")
-        elif kind == "gaze":
-            rows.append(f"| {name} | gaze-to-camera error, degrees | {base['codes']['gaze_error_deg']:.2f} -> "
-                        f"{r['codes']['gaze_error_deg']:.2f} | {base['rendered']['gaze_error_deg']:.2f} -> "
-                        f"{r['rendered']['gaze_error_deg']:.2f} | lower |")
-        else:
-            rows.append(f"| {name} | mean mouthSmile L/R | {base['codes']['smile']:.3f} -> {r['codes']['smile']:.3f} "
-                        f"| {base['rendered']['smile']:.3f} -> {r['rendered']['smile']:.3f} | higher |")
-    table = "\n".join(rows)
+    table = make_table(results)
     print(table)
     (out / "controls.json").write_text(json.dumps({"driver": str(driver), "image": str(image_path),
                                                    "seconds": seconds, "frames": len(real), "results": results,

@@ -22,8 +22,8 @@ import torch
 
 from omnitalker.audio.mel import log_mel
 from omnitalker.checkpoint import load_dit
-from omnitalker.controls import ControlApplier, Controls
 from omnitalker.constants import EXPRESSION_SLICE, MEL_FPS, SAMPLE_RATE
+from omnitalker.controls import ControlApplier, Controls
 from omnitalker.data.resample import codes_to_mel_rate, codes_to_video_rate
 from omnitalker.device import resolve_device
 from omnitalker.face.crop import crop_face
