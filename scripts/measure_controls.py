@@ -2,7 +2,8 @@
 """Measure what the inference controls do, in the codes and in the *rendered* video re-fitted with the face pipeline.
 
     python scripts/measure_controls.py [driver=../shared/media/video/aniportrait_pose_ref_video.mp4] \
-        [image=../shared/media/faces/aniportrait_Aragaki.png] [seconds=3] [max_side=256] [out=outputs/controls]
+        [image=../shared/media/faces/aniportrait_Aragaki.png] [seconds=3] [max_side=256] [out=outputs/controls] \
+        [conditions=none,smile,happy]
 
 Real codes (our face pipeline on the driver clip) go to the mel rate, through the control transform exactly as in
 inference (`ControlApplier`, head centre = the track's mean pose), back to 25 fps, are retargeted onto the portrait
@@ -105,8 +106,11 @@ def main(argv: list[str]) -> int:
     mel = codes_to_mel_rate(real, fps).numpy()  # (n, 61) what the DiT's output looks like
     renderer = MeshRenderer(np.asarray(Image.open(image_path).convert("RGB")), max_side=int(args.get("max_side", 256)))
     anchor = real[identity_frame_index(real)]
+    wanted = args.get("conditions")  # comma-separated parts of names, e.g. conditions=none,smile,happy
+    names = [n for n in CONDITIONS if not wanted or n == "none" or any(w in n for w in wanted.split(","))]
     results = {}
-    for name, (values, _) in CONDITIONS.items():
+    for name in names:
+        values = CONDITIONS[name][0]
         controlled = ControlApplier(Controls(**values), centre_pose=mel[:, 51:57].mean(0)).push(mel)  # (n, 61)
         video_codes = codes_to_video_rate(controlled, 25.0, len(real)).numpy()  # (T, 61)
         drive = retarget_codes(video_codes, renderer.source_code.numpy(), anchor_code=anchor)
