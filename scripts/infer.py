@@ -4,6 +4,8 @@
     python scripts/infer.py batch=jobs.jsonl dit=... renderer=...
     python scripts/infer.py text=... ref=... stream=true out=live.mp4   # fragmented mp4, playable while written
     python scripts/infer.py text=... ref=... out=- | ffplay -            # to stdout (always fragmented)
+    python scripts/infer.py text="Hello." image=portrait.png voice=voice.wav [voice_text=...] [motion=clip.mp4] \
+        dit=... renderer=mesh controls.lip=1.5 controls.emotion=happy
 
 Errors print one line and exit with status 1; no output file is left behind. Messages go to stderr.
 """
@@ -21,19 +23,27 @@ import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from omnitalker.inference.cli_config import pipeline_config  # noqa: E402
+from omnitalker.inference.cli_config import controls_config, pipeline_config  # noqa: E402
 from omnitalker.inference.jobs import Job, read_jobs  # noqa: E402
 from omnitalker.inference.pipeline import OmniTalkerPipeline  # noqa: E402
 
-FREE_TEXT_KEYS = ("text", "ref_text")
+FREE_TEXT_KEYS = ("text", "ref_text", "voice_text")
 EXPECTED = (Exception,)  # every failure becomes one line; set HYDRA_FULL_ERROR=1 / OMNITALKER_DEBUG=1 for a traceback
 
 
 def run(cfg: DictConfig) -> int:
-    if cfg.batch is None and (not cfg.text or not cfg.ref):
-        raise ValueError("give text=... and ref=... (or batch=jobs.jsonl)")
+    image, voice = cfg.get("image"), cfg.get("voice")
+    if image is not None or voice is not None:
+        if cfg.batch is not None or cfg.ref is not None or image is None or voice is None or not cfg.text:
+            raise ValueError("separate sources need text=..., image=... and voice=... (and neither ref= nor batch=)")
+    elif cfg.batch is None and (not cfg.text or not cfg.ref):
+        raise ValueError("give text=... and ref=... (or image=... voice=..., or batch=jobs.jsonl)")
+    controls = controls_config(cfg)  # validated before any model is loaded
     pipeline = OmniTalkerPipeline(pipeline_config(cfg))
-    if cfg.batch is None:
+    if image is not None:
+        ref = pipeline.analyse_sources(image, voice, cfg.get("voice_text"), cfg.get("motion"))
+        jobs = [Job(cfg.text, ref, cfg.out)]
+    elif cfg.batch is None:
         jobs = [Job(cfg.text, cfg.ref, cfg.out, cfg.ref_text, cfg.ref_codes)]
     else:
         jobs = read_jobs(cfg.batch)
@@ -49,7 +59,7 @@ def run(cfg: DictConfig) -> int:
                 ref_codes=job.ref_codes, speed=cfg.speed, duration=cfg.duration,
                 wav_out=cfg.wav_out if len(jobs) == 1 else None, codes_out=cfg.codes_out if len(jobs) == 1 else None,
                 progress=len(jobs) == 1 and not to_stdout, fragmented=stream or to_stdout,
-                first_chunk_seconds=cfg.get("first_chunk_seconds", 2.0) if stream else None,
+                first_chunk_seconds=cfg.get("first_chunk_seconds", 2.0) if stream else None, controls=controls,
             )
             if to_stdout:
                 sys.stdout.buffer.flush()

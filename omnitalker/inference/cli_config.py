@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
+from omnitalker.controls import Controls
 from omnitalker.inference.pipeline import PipelineConfig
 from omnitalker.inference.safety import SafetyConfig
 
@@ -25,3 +26,8 @@ def pipeline_config(cfg: DictConfig) -> PipelineConfig:
         precision=cfg.get("precision", "auto"), compile=cfg.get("compile", False),
         first_chunk_seconds=cfg.get("first_chunk_seconds", 2.0),
     )
+
+
+def controls_config(cfg: DictConfig) -> Controls:
+    """The ``controls:`` block (configs/infer.yaml) -> validated `Controls` (before any model is loaded)."""
+    return Controls.from_dict(OmegaConf.to_container(cfg.controls) if cfg.get("controls") is not None else None)

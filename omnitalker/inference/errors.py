@@ -57,3 +57,8 @@ class MediaArrayError(InferenceInputError, ValueError):
 
 class WatermarkError(InferenceInputError, ValueError):
     """Invalid watermark key or input too short / too small to carry or detect a watermark."""
+
+
+# --- identity images ---
+class IdentityImageError(InferenceInputError, ValueError):
+    """An identity portrait cannot be used: not an image, no face, several faces, a face too small."""

@@ -28,6 +28,7 @@ import torch
 from omnitalker.audio.mel import log_mel
 from omnitalker.checkpoint import LoadedDiT, load_dit
 from omnitalker.constants import SAMPLE_RATE
+from omnitalker.controls import ControlApplier, Controls
 from omnitalker.data.resample import codes_to_mel_rate
 from omnitalker.device import resolve_device, resolve_precision
 from omnitalker.face.crop import crop_face
@@ -36,6 +37,7 @@ from omnitalker.inference.duration import plan_duration
 from omnitalker.inference.errors import InferenceInputError, TextInputError
 from omnitalker.inference.generator import DiTGenerator
 from omnitalker.inference.identity import identity_frame_index
+from omnitalker.inference.mesh import MESH_RENDERER, MeshDriver
 from omnitalker.inference.mux import MuxPiece, write_pieces
 from omnitalker.inference.reference import ReferenceClip, fit_reference_face, load_reference
 from omnitalker.inference.safety import SafetyConfig, mark_audio
@@ -52,7 +54,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class PipelineConfig:
     dit_checkpoint: str
-    renderer: str | None  # directory written by scripts/train_renderer.py (None: audio only, see speak())
+    renderer: str | None  # scripts/train_renderer.py directory; "mesh": training-free mesh warp; None: audio only
     vocoder: str = "vocos"  # vocos | griffin_lim (explicit CPU fallback, never chosen silently)
     vocoder_path: str | None = None  # local Vocos directory (config.yaml + pytorch_model.bin)
     device: str = "auto"
@@ -132,17 +134,22 @@ class OmniTalkerPipeline:
         if cfg.vocoder not in ("vocos", "griffin_lim"):
             raise ValueError(f"vocoder must be 'vocos' or 'griffin_lim', got {cfg.vocoder!r}")
         loaded = load_dit(cfg.dit_checkpoint, device=device)
-        renderer = load_renderer(cfg.renderer, device) if cfg.renderer else None
+        if cfg.renderer == MESH_RENDERER:
+            renderer = MeshDriver(cfg.video_size, cfg.face_model)
+        else:
+            renderer = load_renderer(cfg.renderer, device) if cfg.renderer else None
         self._setup(cfg, device, loaded, renderer, load_vocoder(cfg.vocoder, cfg.vocoder_path, device))
-        if renderer is not None:
-            from omnitalker.face.fingerprint import face_model_id
+        from omnitalker.face.fingerprint import face_model_file_id, face_model_id
 
+        if isinstance(renderer, MeshDriver):
+            self._check_face_model(face_model_file_id(cfg.face_model), "the mesh renderer's face model")
+        elif renderer is not None:
             self._check_face_model(face_model_id(renderer.face_model), f"the renderer {cfg.renderer}")
         if cfg.vocoder == "griffin_lim":
             log.warning("vocoder=griffin_lim: phase-reconstruction fallback, audibly worse than Vocos")
 
     @classmethod
-    def from_models(cls, cfg: PipelineConfig, dit: LoadedDiT, renderer: Renderer | None, vocoder: Vocoder
+    def from_models(cls, cfg: PipelineConfig, dit: LoadedDiT, renderer: Renderer | MeshDriver | None, vocoder: Vocoder
                     ) -> OmniTalkerPipeline:
         """A pipeline around models already in memory (benchmarks: random weights of any size, no files); the
         checkpoint fields of ``cfg`` are not read."""
@@ -150,8 +157,8 @@ class OmniTalkerPipeline:
         pipe._setup(cfg, resolve_device(cfg.device), dit, renderer, vocoder)
         return pipe
 
-    def _setup(self, cfg: PipelineConfig, device: torch.device, loaded: LoadedDiT, renderer: Renderer | None,
-               vocoder: Vocoder) -> None:
+    def _setup(self, cfg: PipelineConfig, device: torch.device, loaded: LoadedDiT,
+               renderer: Renderer | MeshDriver | None, vocoder: Vocoder) -> None:
         """The fast path: the precision and compile settings go into the DiT, vocoder and renderer here."""
         self.cfg, self.device = cfg, device
         self.autocast_dtype = resolve_precision(cfg.precision, device)
@@ -159,8 +166,8 @@ class OmniTalkerPipeline:
         self.generator = DiTGenerator(loaded, sampler, device, autocast_dtype=self.autocast_dtype,
                                       compile=cfg.compile, max_batch=cfg.dit_batch)
         self.dit_face_model = loaded.face_model  # face model that fitted the DiT's training codes (None: unknown)
-        self.renderer = renderer.to(device).eval() if renderer is not None else None
-        if cfg.compile and self.renderer is not None:
+        self.renderer = renderer.to(device).eval() if isinstance(renderer, Renderer) else renderer
+        if cfg.compile and isinstance(self.renderer, Renderer):
             self.renderer.warping = torch.compile(self.renderer.warping)
             self.renderer.generator = torch.compile(self.renderer.generator)
         self.vocoder = vocoder
@@ -192,6 +199,34 @@ class OmniTalkerPipeline:
         image = frame if crop_ref is None else crop_face(frame, *crop_ref)
         return ReferenceAnalysis(clip, ref_text, mel, codes_mel, np.ascontiguousarray(image),
                                  torch.from_numpy(codes[idx]).float(), report)
+
+    def analyse_sources(
+        self,
+        identity_image: str | Path | np.ndarray,
+        voice_audio: str | Path,
+        voice_text: str | None = None,
+        motion_video: str | Path | None = None,
+    ) -> ReferenceAnalysis:
+        """Identity from a portrait, voice from an audio clip (transcript given or ASR), motion style from an
+        optional third clip (else the neutral default style): see `omnitalker.inference.sources`."""
+        from omnitalker.inference import sources
+
+        name = "identity image" if isinstance(identity_image, np.ndarray) else f"identity image {identity_image}"
+        identity = sources.fit_identity_image(sources.load_identity_image(identity_image), self.cfg.face_model,
+                                              self.cfg.crop, name=name)
+        self._check_face_model(identity.report["face_model"], name)
+        clip = sources.load_voice(voice_audio, identity.image, self.cfg.max_reference_seconds)
+        text = voice_text if voice_text is not None and voice_text.strip() else self._transcribe(clip)
+        mel = log_mel(torch.from_numpy(clip.audio).float()[None])[0]  # (n_ref, 100)
+        if motion_video is None:
+            codes = sources.neutral_codes(identity.code, mel.shape[0], seed=self.cfg.seed)  # (n_ref, 61)
+        else:
+            codes = sources.motion_codes(motion_video, identity.code, mel.shape[0], self.cfg.face_model,
+                                         self.cfg.max_reference_seconds)
+        report = {**identity.report, "voice": str(voice_audio), "motion": str(motion_video) if motion_video else
+                  "neutral default"}
+        return ReferenceAnalysis(clip, text, mel, torch.from_numpy(codes).float(), identity.crop,
+                                 torch.from_numpy(identity.code).float(), report)
 
     def _reference_codes(self, path, ref_codes, data, clip: ReferenceClip):
         """(codes (T, 61) at fps, fps, report, crop reference (centre, scale) or None); ``data`` = the loaded
@@ -284,17 +319,30 @@ class OmniTalkerPipeline:
         codes_hooks: Sequence[CodesHook] = (),
         progress: bool = False,
         timings: dict[str, float] | None = None,
+        controls: Controls | None = None,
     ) -> Iterator[StreamPiece]:
         """Yield the output as it is made: pieces of (marked uint8 frames, marked audio, codes, timing), one render
         batch each, in order; the first chunk is ``first_chunk_seconds`` long (default: the config's) so the first
         piece comes early. :meth:`generate` writes exactly these pieces. ``codes_hooks`` post-process each chunk's
-        codes (mel rate) before rendering; ``timings`` (if given) receives seconds per stage."""
+        codes (mel rate) before rendering; ``timings`` (if given) receives seconds per stage; ``controls`` (see
+        docs/controls.md) act on the codes after the hooks and on the speaking rate."""
         started = time.perf_counter()
         first = self.cfg.first_chunk_seconds if first_chunk_seconds == "config" else first_chunk_seconds
+        speed = speed * (controls.rate if controls is not None else 1.0)
         ref, plan = self.prepare(text, reference, ref_text, ref_codes, speed, duration, first)
         timings = {} if timings is None else timings
         timings["reference"] = time.perf_counter() - started
-        yield from stream_pieces(self, ref, plan, codes_hooks, progress, timings, started)
+        hooks = self._control_hooks(codes_hooks, controls, ref)
+        yield from stream_pieces(self, ref, plan, hooks, progress, timings, started)
+
+    def _control_hooks(self, codes_hooks: Sequence[CodesHook], controls: Controls | None,
+                       ref: ReferenceAnalysis) -> tuple[CodesHook, ...]:
+        """The visual controls as the last codes hook: one stateful applier per generation, fed chunk by chunk
+        (exactly what one pass over all codes gives); the audio is never touched by them."""
+        if controls is None or not controls.changes_codes:
+            return tuple(codes_hooks)
+        applier = ControlApplier.for_reference(controls, ref.codes, seed=self.cfg.seed)
+        return (*codes_hooks, lambda codes, chunk: applier.push(codes))
 
     def generate(
         self,
@@ -311,18 +359,21 @@ class OmniTalkerPipeline:
         first_chunk_seconds: float | None = None,
         fragmented: bool = False,
         codes_hooks: Sequence[CodesHook] = (),
+        controls: Controls | None = None,
     ) -> InferenceResult:
         """Write the pieces of :meth:`stream` (marks applied) to ``out`` as an mp4 (h264 + aac): atomically as a
         regular mp4, or as a fragmented mp4 that plays while it is written (``fragmented``; ``out`` may then be a
         binary file object such as stdout). Chunks are as long as the context allows unless ``first_chunk_seconds``
-        is given. Bad input raises before any output file exists."""
+        is given; ``controls`` as in :meth:`stream`. Bad input raises before any output file exists."""
         started = time.perf_counter()
+        speed = speed * (controls.rate if controls is not None else 1.0)
         ref, plan = self.prepare(text, reference, ref_text, ref_codes, speed, duration, first_chunk_seconds)
         timings = {"reference": time.perf_counter() - started}
+        hooks = self._control_hooks(codes_hooks, controls, ref)
         first_piece: list[float] = []
 
         def mux_pieces() -> Iterator[MuxPiece]:
-            for piece in stream_pieces(self, ref, plan, codes_hooks, progress, timings, started):
+            for piece in stream_pieces(self, ref, plan, hooks, progress, timings, started):
                 first_piece.append(piece.elapsed_s)
                 yield MuxPiece(piece.frames, piece.audio, piece.codes if codes_out else None, piece.flush)
 

@@ -28,6 +28,7 @@ from omnitalker.inference.audio_watermark import AudioWatermarker
 from omnitalker.inference.safety import mark_frames
 from omnitalker.inference.seams import CodeSeamJoiner
 from omnitalker.render.source import prepare_source_image
+from omnitalker.inference.mesh import MeshDriver
 from omnitalker.streaming.codes import CodesHook, VideoRateCursor, apply_codes_hooks
 from omnitalker.streaming.plan import ChunkPlan
 from omnitalker.streaming.vocoder import StreamingVocoder
@@ -117,8 +118,11 @@ def stream_pieces(pipe: OmniTalkerPipeline, ref: ReferenceAnalysis, plan: ChunkP
         else None
     cursor = VideoRateCursor(cfg.fps)
     tic = time.perf_counter()
-    source = prepare_source_image(ref.identity_image, renderer.cfg.input_size).to(pipe.device)
-    identity = renderer.prepare_identity(source, ref.identity_code)
+    if isinstance(renderer, MeshDriver):  # renderer=mesh warps the identity image itself
+        identity = renderer.prepare_identity(ref.identity_image, ref.identity_code)
+    else:
+        source = prepare_source_image(ref.identity_image, renderer.cfg.input_size).to(pipe.device)
+        identity = renderer.prepare_identity(source, ref.identity_code)
     timings["renderer"] += time.perf_counter() - tic
     audio = np.zeros(0, np.float32)  # marked audio from absolute sample audio_start on, not yet handed out
     audio_start = marked = done = pieces = 0
