@@ -141,7 +141,6 @@ def test_motion_from_a_silent_third_clip_moves_the_portraits_code(motion_clip):
 
 
 # ---------------------------------------------------------------- end to end with the smoke models
-from test_inference_e2e import smoke_models  # noqa: E402,F401  (module fixture, shared by name)
 
 
 @pytest.fixture(scope="module")
