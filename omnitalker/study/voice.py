@@ -32,7 +32,6 @@ class VoiceScorer:
             self.wer = WerMetric()
 
     def describe(self, mel: np.ndarray, text: str, language: str) -> dict:
-        torch.manual_seed(0)  # Griffin-Lim starts from random phases: the same mel must give the same audio
         audio = self.vocoder.decode(torch.from_numpy(mel).float()[None])[0].numpy()  # (samples,) at 24 kHz
         audio_16k = resample(audio, SAMPLE_RATE, 16000)
         out = {"f0": median_f0(audio, SAMPLE_RATE), "embedding": self.embedder.embed(audio_16k)}

@@ -110,7 +110,12 @@ class GriffinLimVocoder(Vocoder):
     def _decode(self, mel: torch.Tensor) -> torch.Tensor:
         magnitude_mel = mel.exp().transpose(1, 2)  # (B, 100, T) linear magnitudes (power=1 mel)
         magnitude = self.inverse_mel(magnitude_mel).clamp(min=0)  # (B, 513, T)
-        return self.griffin_lim(magnitude)  # (B, (T - 1) * 256), padded to T * 256 by decode
+        # Griffin-Lim starts from random phases: a fixed seed, without touching the caller's RNG, makes the same mel
+        # give the same audio (reruns, and visual-only controls leaving the audio bit-identical)
+        cuda = [self.device] if torch.device(self.device).type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(0)
+            return self.griffin_lim(magnitude)  # (B, (T - 1) * 256), padded to T * 256 by decode
 
 
 def load_vocoder(
