@@ -60,11 +60,3 @@ class MeshDriver:
             frames = rig.render(driving[start:start + batch_size], progress=False)  # (b, h, w, 3) uint8
             yield torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)  # (b, 3, h, w)
 
-
-def render_mesh(identity_image: np.ndarray, identity_code: torch.Tensor | np.ndarray, codes: torch.Tensor,
-                video_size: int, face_model: str | None = None) -> torch.Tensor:
-    """``identity_image`` (H, W, 3) uint8, ``identity_code`` (61,), ``codes`` (T, 61) at the video rate ->
-    (T, 3, h, w) float frames in [0, 1] (longer side ``video_size``)."""
-    driver = MeshDriver(video_size, face_model)
-    identity = driver.prepare_identity(identity_image, torch.as_tensor(identity_code))
-    return torch.cat(list(driver.animate_batches(identity, torch.as_tensor(codes), max(1, len(codes)))))

@@ -296,15 +296,17 @@ class OmniTalkerPipeline:
         speed: float = 1.0,
         duration: float | None = None,
         first_chunk_seconds: float | None = None,
+        controls: Controls | None = None,
     ) -> tuple[ReferenceAnalysis, ChunkPlan]:
-        """Check the inputs, analyse the reference and plan the chunks: everything that can fail on bad input,
-        before any output exists."""
+        """Check the inputs, analyse the reference and plan the chunks (at the speaking rate of ``controls``):
+        everything that can fail on bad input, before any output exists."""
         if self.renderer is None:
             raise InferenceInputError("no renderer loaded (renderer=None): give a renderer directory to make video")
         if not isinstance(text, str) or not text.strip():
             raise TextInputError("the text to speak is empty")
         ref = reference if isinstance(reference, ReferenceAnalysis) else self.analyse_reference(reference, ref_text,
                                                                                                  ref_codes)
+        speed = speed * (controls.rate if controls is not None else 1.0)
         return ref, self.plan(text, ref, speed, duration, first_chunk_seconds)
 
     def stream(
@@ -328,8 +330,7 @@ class OmniTalkerPipeline:
         docs/controls.md) act on the codes after the hooks and on the speaking rate."""
         started = time.perf_counter()
         first = self.cfg.first_chunk_seconds if first_chunk_seconds == "config" else first_chunk_seconds
-        speed = speed * (controls.rate if controls is not None else 1.0)
-        ref, plan = self.prepare(text, reference, ref_text, ref_codes, speed, duration, first)
+        ref, plan = self.prepare(text, reference, ref_text, ref_codes, speed, duration, first, controls)
         timings = {} if timings is None else timings
         timings["reference"] = time.perf_counter() - started
         hooks = self._control_hooks(codes_hooks, controls, ref)
@@ -366,8 +367,8 @@ class OmniTalkerPipeline:
         binary file object such as stdout). Chunks are as long as the context allows unless ``first_chunk_seconds``
         is given; ``controls`` as in :meth:`stream`. Bad input raises before any output file exists."""
         started = time.perf_counter()
-        speed = speed * (controls.rate if controls is not None else 1.0)
-        ref, plan = self.prepare(text, reference, ref_text, ref_codes, speed, duration, first_chunk_seconds)
+        ref, plan = self.prepare(text, reference, ref_text, ref_codes, speed, duration, first_chunk_seconds,
+                                 controls)
         timings = {"reference": time.perf_counter() - started}
         hooks = self._control_hooks(codes_hooks, controls, ref)
         first_piece: list[float] = []

@@ -17,6 +17,13 @@ from omnitalker.study.items import StudyItem
 BASELINES = ("ground_truth", "copy_reference", "population_mean")
 
 
+def nanmean(values) -> float:
+    """Mean over the finite values; NaN (without a warning) when there are none, e.g. a constant mouth's sync."""
+    x = np.asarray(list(values), float)
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
 def _loop(x: np.ndarray, length: int) -> np.ndarray:
     """Repeat ``x`` (n, F) along time and cut it to ``length`` frames."""
     reps = -(-length // x.shape[0])
@@ -59,8 +66,7 @@ def shuffled_sync(items: list[StudyItem], outputs: dict[str, dict[str, np.ndarra
         codes = outputs[it.item_id]["codes"]
         t = min(codes.shape[0], int(other.shape[0] / MEL_FPS * it.fps))
         rs.append(sync_lag(codes[:t], it.fps, other[: int(t / it.fps * MEL_FPS)])[1])
-    finite = [r for r in rs if np.isfinite(r)]
-    return float(np.mean(finite)) if finite else float("nan")
+    return nanmean(rs)
 
 
 def voice_vectors(mels: list[np.ndarray]) -> np.ndarray:

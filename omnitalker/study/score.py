@@ -19,7 +19,7 @@ from omnitalker.study.identify import (
     identify,
 )
 from omnitalker.study.items import StudyItem
-from omnitalker.study.measure import item_measures, shuffled_sync
+from omnitalker.study.measure import item_measures, nanmean, shuffled_sync
 
 
 @dataclass
@@ -49,13 +49,6 @@ def fit_reference(training: dict[str, list[dict]]) -> Reference:
         {s: np.concatenate([c["codes"][:, POSE_SLICE] for c in clips]) for s, clips in training.items()},
         len(training),
     )
-
-
-def nanmean(values) -> float:
-    """Mean over the finite values; NaN (without a warning) when there are none, e.g. a constant mouth's sync."""
-    x = np.asarray(list(values), float)
-    x = x[np.isfinite(x)]
-    return float(x.mean()) if x.size else float("nan")
 
 
 def _tracking(rows: list[dict[str, float]], truth: list[dict[str, float]]) -> dict[str, float]:
