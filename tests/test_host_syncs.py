@@ -146,3 +146,21 @@ def test_compile_option_wraps_the_forward_and_keeps_the_state_dict():
     assert compiled._forward_net is not compiled.net and compiled._forward_net._orig_mod is compiled.net
     assert list(compiled.state_dict()) == list(plain.state_dict())
     assert not plain.net.check_values and tiny_module(debug_checks=True).net.check_values
+
+
+@pytest.mark.parametrize("lengths", [[30, 30], [30, 21]])  # unpadded and padded batches
+def test_sampling_reads_back_per_call_not_per_ode_step(lengths):
+    from omnitalker.flow.sampler import FlowSampler, SamplerConfig
+
+    model = build_dit(tiny_arch()).eval()
+    gen = torch.Generator().manual_seed(0)
+    b, n = len(lengths), max(lengths)
+    context_audio, context_visual = torch.randn(b, n, 100, generator=gen), torch.randn(b, n, 61, generator=gen)
+    text = torch.randint(0, 20, (b, 6), generator=gen)
+    counts = {}
+    for steps in (2, 6):
+        sampler = FlowSampler(model, SamplerConfig(steps=steps))
+        with CountReadBacks() as counter:
+            sampler.sample(context_audio, context_visual, torch.tensor([10, 8]), torch.tensor(lengths), text)
+        counts[steps] = len(counter.calls)
+    assert counts[2] == counts[6]  # the per-call checks (lengths, padding, noise lengths) only

@@ -49,7 +49,7 @@ class GuidanceBatch:
     context_audio: torch.Tensor  # (k*b, n, 100)
     context_visual: torch.Tensor  # (k*b, n, 61)
     text_emb: torch.Tensor  # (k*b, n, text_dim)
-    mask: torch.Tensor | None  # (k*b, n)
+    mask: torch.Tensor | None  # (k*b, n), None when no sample is padded (known on the host: see FlowSampler.sample)
     drop_text: torch.Tensor  # (k*b,)
     drop_audio: torch.Tensor  # (k*b,)
     drop_visual: torch.Tensor  # (k*b,)
@@ -106,6 +106,7 @@ class FlowSampler:
             t.expand(k * x_audio.shape[0]),
             text_emb=branches.text_emb,
             mask=branches.mask,
+            padded=branches.mask is not None,  # decided once per call: no read-back of the mask at every step
             drop_text=branches.drop_text,
             drop_audio=branches.drop_audio,
             drop_visual=branches.drop_visual,
@@ -151,6 +152,8 @@ class FlowSampler:
             per_sample_noise(total_lengths, n, context_audio.shape[-1], seeds, device),  # (b, n, 100)
             per_sample_noise(total_lengths, n, context_visual.shape[-1], [s + 7919 for s in seeds], device),
         )
+        # The one read-back of the call: whether any sample is padded. Each ODE step then tells the DiT (padded=),
+        # which skips its own per-forward checks of the mask (every sample has a valid frame: checked above).
         mask = None if bool(valid.all()) else valid
         text_emb = self.model.encode_text(text, n, mask=mask)  # (b, n, text_dim), once per call, not per step
 

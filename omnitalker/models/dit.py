@@ -80,13 +80,15 @@ class OmniTalkerDiT(nn.Module):
         """Velocities (b, n, 100) and (b, n, 61).
 
         ``padded``: whether ``mask`` has any False frame, when the caller knows it from host-side lengths (False lets
-        attention run unmasked); None reads it from the mask (a device read-back).
+        attention run unmasked); None reads it from the mask (a device read-back). A caller passing it vouches for
+        the lengths it came from, so the per-forward value check of the mask is skipped too.
 
         ``drop_*`` are per-sample booleans (b,): a dropped condition reaches the network in its null form (text as
         all-filler tokens, reference audio/visual context as zeros). Pass either ``text`` ids or a precomputed
         ``text_emb`` from :meth:`encode_text` (whose dropping was already applied there).
         """
-        b, n = self._check_inputs(noisy_audio, context_audio, noisy_visual, context_visual, text, text_emb, mask)
+        b, n = self._check_inputs(noisy_audio, context_audio, noisy_visual, context_visual, text, text_emb,
+                                  mask, check_values=self.check_values and padded is None)
         time = torch.as_tensor(time, device=noisy_audio.device, dtype=torch.float32)
         time = time.expand(b) if time.dim() == 0 else time  # (b,)
         if drop_audio is not None:
@@ -130,6 +132,7 @@ class OmniTalkerDiT(nn.Module):
         text: torch.Tensor | None,
         text_emb: torch.Tensor | None,
         mask: torch.Tensor | None,
+        check_values: bool = True,
     ) -> tuple[int, int]:
         cfg = self.cfg
         if noisy_audio.dim() != 3:
@@ -154,7 +157,7 @@ class OmniTalkerDiT(nn.Module):
             raise ValueError(f"text ids must be (batch={b}, tokens), got {tuple(text.shape)}")
         if mask is not None and mask.dtype != torch.bool:
             raise ValueError(f"mask must be a bool tensor, got {mask.dtype}")
-        if mask is not None and self.check_values and not bool(mask.any(dim=1).all()):
+        if mask is not None and check_values and not bool(mask.any(dim=1).all()):
             raise ValueError("every sample needs at least one valid frame in `mask`")
         return b, n
 
