@@ -1,15 +1,18 @@
 #!/usr/bin/env python
 """Measure what the inference controls do, in the codes and in the *rendered* video re-fitted with the face pipeline.
 
-    python scripts/measure_controls.py [driver=../shared/media/video/aniportrait_pose_ref_video.mp4] \
-        [image=../shared/media/faces/aniportrait_Aragaki.png] [seconds=3] [max_side=256] [out=outputs/controls] \
+    python scripts/measure_controls.py [driver=../shared/media/video/sadtalker_WDA_KatieHill_000.mp4] \
+        [image=self | path/to/portrait.png] [seconds=8] [max_side=256] [out=outputs/controls] \
         [conditions=none,smile,happy]
 
-Real codes (our face pipeline on the driver clip) go to the mel rate, through the control transform exactly as in
-inference (`ControlApplier`, head centre = the track's mean pose), back to 25 fps, are retargeted onto the portrait
-and drawn by the training-free mesh renderer (renderer=mesh); the frames are fitted again by the face pipeline.
-Each control is compared with the uncontrolled render of the same codes. Prints a markdown table and writes
-``out/controls.json``. The audio check (bit-identical under visual-only controls) is
+Real codes (our face pipeline on the driver clip) stand in for generated ones: they go to the mel rate, through the
+control transform exactly as in inference (`ControlApplier`, head centre = the track's mean pose), back to 25 fps,
+and are drawn by renderer=mesh through the inference code (`MeshDriver`: relative retargeting onto the identity
+image, gaze lock again after it); the frames are fitted again by the face pipeline. ``image=self`` (default) takes
+the identity frame of the driver, face-cropped as inference does with a reference video (the codes then belong to
+the drawn person, as generated codes do); a portrait path drives another person's photo with them. Each control is
+compared with the uncontrolled render of the same codes. Prints a markdown table and writes ``out/controls.json``.
+The audio check (bit-identical under visual-only controls) is
 tests/test_identity_sources.py::test_portrait_and_voice_to_mp4_with_the_mesh_renderer_and_controls.
 """
 
@@ -34,20 +37,23 @@ CONDITIONS = {  # name: (controls, what is measured)
     "gaze_lock": ({"gaze_lock": True}, "gaze"),
     "smile +0.5": ({"smile": 0.5}, "smile"),
     "emotion happy": ({"emotion": "happy"}, "smile"),
+    "blink 0/min": ({"blink_rate": 0.0}, "blink"),
+    "blink 30/min": ({"blink_rate": 30.0}, "blink"),
 }
 
 
-def fit_frames(frames: np.ndarray, fps: float, name: str) -> np.ndarray:
-    """(T, H, W, 3) uint8 -> (T, 61) codes by the face pipeline (landmarks, checks, Eq. 1 fit)."""
+def fit_frames(frames: np.ndarray, fps: float, name: str):
+    """(T, H, W, 3) uint8 -> the face pipeline's fit (landmarks, checks, Eq. 1): ``.codes`` (T, 61), face box."""
     from omnitalker.inference.reference import ReferenceClip, fit_reference_face
 
     clip = ReferenceClip(np.zeros(0, np.float32), frames, fps, 24000, name, len(frames) / fps, False)
-    return fit_reference_face(clip).codes
+    return fit_reference_face(clip)
 
 
-def measures(codes: np.ndarray) -> dict[str, float]:
+def measures(codes: np.ndarray, fps: float = 25.0) -> dict[str, float]:
     from omnitalker.constants import BLENDSHAPE_NAMES
     from omnitalker.controls.apply import gaze_camera_error_deg
+    from omnitalker.eval.motion import motion_stats
 
     jaw = codes[:, BLENDSHAPE_NAMES.index("jawOpen")]
     smile = codes[:, [BLENDSHAPE_NAMES.index("mouthSmileLeft"), BLENDSHAPE_NAMES.index("mouthSmileRight")]]
@@ -55,7 +61,8 @@ def measures(codes: np.ndarray) -> dict[str, float]:
             "pitch_std_deg": float(np.degrees(codes[:, 52].std())),
             "jaw_range": float(np.ptp(jaw)),
             "gaze_error_deg": gaze_camera_error_deg(codes),
-            "smile": float(smile.mean())}
+            "smile": float(smile.mean()),
+            "blink_per_min": motion_stats(codes, fps)["blink_per_min"]}
 
 
 def make_table(results: dict) -> str:
@@ -77,6 +84,10 @@ def make_table(results: dict) -> str:
             rows.append(f"| {name} | gaze-to-camera error, degrees | {base['codes']['gaze_error_deg']:.2f} -> "
                         f"{r['codes']['gaze_error_deg']:.2f} | {base['rendered']['gaze_error_deg']:.2f} -> "
                         f"{r['rendered']['gaze_error_deg']:.2f} | lower |")
+        elif kind == "blink":
+            rows.append(f"| {name} | blinks per minute | {base['codes']['blink_per_min']:.1f} -> "
+                        f"{r['codes']['blink_per_min']:.1f} | {base['rendered']['blink_per_min']:.1f} -> "
+                        f"{r['rendered']['blink_per_min']:.1f} | {values['blink_rate']:g} |")
         else:
             rows.append(f"| {name} | mean mouthSmile L/R | {base['codes']['smile']:.3f} -> {r['codes']['smile']:.3f} "
                         f"| {base['rendered']['smile']:.3f} -> {r['rendered']['smile']:.3f} | higher |")
@@ -89,23 +100,28 @@ def main(argv: list[str]) -> int:
 
     from omnitalker.controls import ControlApplier, Controls
     from omnitalker.data.resample import codes_to_mel_rate, codes_to_video_rate
+    from omnitalker.face.crop import crop_face
     from omnitalker.inference.identity import identity_frame_index
     from omnitalker.inference.media import iter_video_frames, probe_media
+    from omnitalker.inference.mesh import MeshDriver
     from omnitalker.inference.mux import write_video
-    from omnitalker.meshrender.renderer import MeshRenderer
-    from omnitalker.meshrender.retarget import retarget_codes
 
-    driver = Path(args.get("driver", SHARED / "media/video/aniportrait_pose_ref_video.mp4"))
-    image_path = Path(args.get("image", SHARED / "media/faces/aniportrait_Aragaki.png"))
-    seconds, out = float(args.get("seconds", 3)), Path(args.get("out", "outputs/controls"))
+    driver = Path(args.get("driver", SHARED / "media/video/sadtalker_WDA_KatieHill_000.mp4"))
+    image_arg = args.get("image", "self")
+    seconds, out = float(args.get("seconds", 8)), Path(args.get("out", "outputs/controls"))
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     fps = float(probe_media(driver).fps)
     frames = np.stack(list(iter_video_frames(driver, max_frames=round(seconds * fps))))
-    real = fit_frames(frames, fps, str(driver))  # (T, 61) real codes
+    fit = fit_frames(frames, fps, str(driver))
+    real = fit.codes  # (T, 61) real codes
     mel = codes_to_mel_rate(real, fps).numpy()  # (n, 61) what the DiT's output looks like
-    renderer = MeshRenderer(np.asarray(Image.open(image_path).convert("RGB")), max_side=int(args.get("max_side", 256)))
-    anchor = real[identity_frame_index(real)]
+    anchor = real[identity_frame_index(real)]  # (61,) the identity code generated codes continue from
+    if image_arg == "self":  # the reference-video path: the identity frame, face-cropped (crop=auto)
+        image = crop_face(frames[identity_frame_index(real)], fit.centre_ref, fit.scale_ref)
+    else:
+        image = np.asarray(Image.open(image_arg).convert("RGB"))
+    mesh = MeshDriver(video_size=int(args.get("max_side", 256)))
     wanted = args.get("conditions")  # comma-separated parts of names, e.g. conditions=none,smile,happy
     names = [n for n in CONDITIONS if not wanted or n == "none" or any(w in n for w in wanted.split(","))]
     results = {}
@@ -113,15 +129,18 @@ def main(argv: list[str]) -> int:
         values = CONDITIONS[name][0]
         controlled = ControlApplier(Controls(**values), centre_pose=mel[:, 51:57].mean(0)).push(mel)  # (n, 61)
         video_codes = codes_to_video_rate(controlled, 25.0, len(real)).numpy()  # (T, 61)
-        drive = retarget_codes(video_codes, renderer.source_code.numpy(), anchor_code=anchor)
-        rendered = renderer.render(drive)  # (T, h, w, 3)
-        write_video(out / f"{name.replace(' ', '_').replace('+', '')}.mp4", rendered, None, fps=25.0)
-        refit = fit_frames(rendered, 25.0, name)
+        identity = mesh.prepare_identity(image, anchor, gaze_lock=bool(values.get("gaze_lock")))
+        drive = mesh.driving_codes(identity, video_codes)  # (T, 61) what is drawn
+        rendered = np.concatenate([(batch.permute(0, 2, 3, 1) * 255.0 + 0.5).clamp(0, 255).byte().numpy()
+                                   for batch in mesh.animate_batches(identity, video_codes)])  # (T, h, w, 3)
+        write_video(out / f"{name.replace(' ', '_').replace('+', '').replace('/', '_per_')}.mp4", rendered, None,
+                    fps=25.0)
+        refit = fit_frames(rendered, 25.0, name).codes
         results[name] = {"controls": values, "codes": measures(drive), "rendered": measures(refit)}
         print(f"{name}: {results[name]} ({time.perf_counter() - started:.0f} s)", flush=True)
     table = make_table(results)
     print(table)
-    (out / "controls.json").write_text(json.dumps({"driver": str(driver), "image": str(image_path),
+    (out / "controls.json").write_text(json.dumps({"driver": str(driver), "image": image_arg,
                                                    "seconds": seconds, "frames": len(real), "results": results,
                                                    "table": table}, indent=1))
     print(f"total {time.perf_counter() - started:.0f} s")

@@ -6,7 +6,6 @@ kept <= 10 s."""
 from __future__ import annotations
 
 import importlib.util
-import re
 from pathlib import Path
 
 import av
@@ -82,8 +81,6 @@ def test_non_english_reference_without_ref_text_names_what_to_pass():
 def test_reference_fit_uses_only_the_kept_ten_seconds(smoke_models, tmp_path):
     """A 13 s video whose last 3 s show no face: the reference keeps <= 10 s, and the face fit must see only those
     (fitting the whole file finds a face in < 80 % of the frames and refuses it)."""
-    from PIL import Image
-
     from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig
 
     dit, renderer = smoke_models

@@ -166,7 +166,7 @@ def test_portrait_and_voice_to_mp4_with_the_mesh_renderer_and_controls(mesh_pipe
     assert ref.fit_report["motion"] == "neutral default"
     plain = mesh_pipeline.generate("Hello there.", ref, tmp_path / "plain.mp4", duration=1.0,
                                    wav_out=tmp_path / "plain.wav", codes_out=tmp_path / "plain.npz", progress=False)
-    controlled = mesh_pipeline.generate(
+    mesh_pipeline.generate(
         "Hello there.", ref, tmp_path / "controlled.mp4", duration=1.0, wav_out=tmp_path / "controlled.wav",
         codes_out=tmp_path / "controlled.npz", progress=False,
         controls=Controls(lip=2.0, head=2.0, emotion="happy", gaze_lock=True, blink_rate=30))

@@ -128,3 +128,26 @@ def test_retarget_adds_the_drivers_motion_to_the_portraits_own_code():
     assert retarget_codes(driving * 4, source)[:, :51].max() <= 1.0  # blendshapes stay in [0, 1]
     with pytest.raises(ValueError, match="anchor"):
         retarget_codes(driving, source, anchor=9)
+
+
+def test_mesh_driver_locks_the_gaze_after_retargeting():
+    """Relative retargeting adds the portrait's own pose and gaze offsets to locked codes: renderer=mesh locks
+    again on the portrait's codes, so the drawn eyes look into the camera."""
+    from types import SimpleNamespace
+
+    from omnitalker.controls import Controls, apply_controls
+    from omnitalker.controls.apply import gaze_camera_error_deg
+    from omnitalker.inference.mesh import MeshDriver
+
+    rng = np.random.default_rng(1)
+    generated = rng.normal(0.0, 0.05, size=(50, 61)).astype(np.float32)
+    generated[:, :51] = np.abs(generated[:, :51])
+    locked = apply_controls(generated, Controls(gaze_lock=True))  # what the pipeline hands the renderer
+    assert gaze_camera_error_deg(locked) < 0.5
+    portrait = SimpleNamespace(source_code=torch.from_numpy(locked[0] + 0.15))  # turned head, eyes off-camera
+    driver = MeshDriver(video_size=256)
+    plain = driver.driving_codes((portrait, locked[0] - 0.05, False), locked)  # (50, 61)
+    assert gaze_camera_error_deg(plain) > 10.0  # retargeting alone loses the lock
+    driven = driver.driving_codes((portrait, locked[0] - 0.05, True), locked)
+    assert gaze_camera_error_deg(driven) < 0.5
+    np.testing.assert_allclose(driven[:, :57], plain[:, :57])  # only the eyes change

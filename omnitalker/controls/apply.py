@@ -78,13 +78,20 @@ class ControlApplier:
         if self.blinks is not None:
             x[:, _BLINK] = replace_blinks(x[:, _BLINK], self.blinks.track(self.frame, n, self.fps))
         if c.gaze_lock:
-            head = x[:, POSE_SLICE][:, :2]  # (n, 2) yaw, pitch
-            x[:, EYE_SLICE] = np.clip(-np.tile(head, 2), -GAZE_LIMIT, GAZE_LIMIT)  # (n, 4) both eyes
+            lock_gaze(x)
         x[:, EXPRESSION_SLICE] = np.clip(x[:, EXPRESSION_SLICE], 0.0, 1.0)
         self.frame += n
         if is_torch:
             return torch.from_numpy(x).to(dtype=codes.dtype, device=codes.device)
         return x
+
+
+def lock_gaze(codes: np.ndarray) -> np.ndarray:
+    """In place on (n, 61) codes, returned: both eyes' gaze = -(head yaw, pitch), clipped to ``GAZE_LIMIT``. Also
+    applied after relative retargeting (renderer=mesh), which adds the portrait's own pose and gaze offsets."""
+    head = codes[:, POSE_SLICE][:, :2]  # (n, 2) yaw, pitch
+    codes[:, EYE_SLICE] = np.clip(-np.tile(head, 2), -GAZE_LIMIT, GAZE_LIMIT)  # (n, 4) both eyes
+    return codes
 
 
 def apply_controls(codes: np.ndarray | torch.Tensor, controls: Controls | None, fps: float = MEL_FPS,

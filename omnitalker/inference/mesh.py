@@ -1,6 +1,8 @@
 """``renderer=mesh`` in inference: the training-free mesh renderer (`omnitalker.meshrender`) drives the identity
 image by the generated codes, with relative motion (like scripts/mesh_render.py): the image keeps its own fitted
-pose and expression and takes the generated codes' change from the identity code they were prompted with."""
+pose and expression and takes the generated codes' change from the identity code they were prompted with. Gaze lock
+(controls.gaze_lock) is applied again after that retargeting: the portrait's own pose and gaze offsets would
+otherwise turn the locked eyes away from the camera."""
 
 from __future__ import annotations
 
@@ -44,19 +46,25 @@ class MeshDriver:
     def __init__(self, video_size: int, face_model: str | None = None) -> None:
         self.video_size, self.face_model = video_size, face_model
 
-    def prepare_identity(self, identity_image: np.ndarray, identity_code: torch.Tensor):
-        """(H, W, 3) uint8 identity image and its code (61,) -> (rig, anchor code (61,))."""
+    def prepare_identity(self, identity_image: np.ndarray, identity_code: torch.Tensor, gaze_lock: bool = False):
+        """(H, W, 3) uint8 identity image and its code (61,) -> (rig, anchor code (61,), gaze_lock)."""
         rig = mesh_rig(identity_image, self.video_size, self.face_model)
-        return rig, np.asarray(identity_code, np.float32)
+        return rig, np.asarray(identity_code, np.float32), bool(gaze_lock)
+
+    def driving_codes(self, identity, codes: torch.Tensor | np.ndarray) -> np.ndarray:
+        """(T, 61) generated codes -> (T, 61) codes of the portrait: relative retargeting, then gaze lock if on."""
+        from omnitalker.controls.apply import lock_gaze
+        from omnitalker.meshrender.retarget import retarget_codes
+
+        rig, anchor, gaze_lock = identity
+        driving = retarget_codes(np.asarray(codes, np.float32), rig.source_code.numpy(), anchor_code=anchor)  # (T, 61)
+        return lock_gaze(driving) if gaze_lock else driving
 
     def animate_batches(self, identity, codes: torch.Tensor, batch_size: int = 16,
                         autocast_dtype: torch.dtype | None = None) -> Iterator[torch.Tensor]:
         """(T, 61) codes at the video rate -> (b, 3, h, w) float frames in [0, 1], ``batch_size`` at a time."""
-        from omnitalker.meshrender.retarget import retarget_codes
-
-        rig, anchor = identity
-        driving = retarget_codes(np.asarray(codes, np.float32), rig.source_code.numpy(), anchor_code=anchor)  # (T, 61)
+        rig = identity[0]
+        driving = self.driving_codes(identity, codes)  # (T, 61)
         for start in range(0, driving.shape[0], batch_size):
             frames = rig.render(driving[start:start + batch_size], progress=False)  # (b, h, w, 3) uint8
             yield torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)  # (b, 3, h, w)
-

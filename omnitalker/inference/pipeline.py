@@ -39,7 +39,7 @@ from omnitalker.inference.generator import DiTGenerator
 from omnitalker.inference.identity import identity_frame_index
 from omnitalker.inference.mesh import MESH_RENDERER, MeshDriver
 from omnitalker.inference.mux import MuxPiece, write_pieces
-from omnitalker.inference.reference import ReferenceClip, fit_reference_face, load_reference
+from omnitalker.inference.reference import ReferenceClip, load_reference, reference_codes
 from omnitalker.inference.safety import SafetyConfig, mark_audio
 from omnitalker.render.checkpoint import load_renderer
 from omnitalker.render.renderer import Renderer
@@ -187,7 +187,7 @@ class OmniTalkerPipeline:
         elif clip.was_cut:
             warnings.warn("the reference was cut to 10 s but ref_text covers the whole file: give the transcript "
                           "of the kept part (or omit ref_text to use ASR) for correct timing", stacklevel=2)
-        codes, fps, report, crop_ref = self._reference_codes(path, ref_codes, stored, clip)
+        codes, fps, report, crop_ref = reference_codes(clip, ref_codes, stored, self.cfg.face_model, self.cfg.crop)
         self._check_face_model(report.get("face_model"), f"the reference {ref_codes or path}")
         frames_kept = clip.frames.shape[0]
         codes = codes[: max(1, round(frames_kept / clip.fps * fps))]  # the same span as the kept audio
@@ -227,29 +227,6 @@ class OmniTalkerPipeline:
                   "neutral default"}
         return ReferenceAnalysis(clip, text, mel, torch.from_numpy(codes).float(), identity.crop,
                                  torch.from_numpy(identity.code).float(), report)
-
-    def _reference_codes(self, path, ref_codes, data, clip: ReferenceClip):
-        """(codes (T, 61) at fps, fps, report, crop reference (centre, scale) or None); ``data`` = the loaded
-        ``ref_codes`` file, if one was given. Without one, the face is fitted on the kept (<= 10 s) frames only."""
-        if data is not None:
-            if "codes" not in data or "fps" not in data:
-                raise InferenceInputError(f"{ref_codes}: a codes file needs arrays 'codes' (T, 61) and 'fps'")
-            codes, fps = data["codes"].astype(np.float32), float(data["fps"])
-            if codes.ndim != 2 or codes.shape[1] != 61:
-                raise InferenceInputError(f"{ref_codes}: codes must be (T, 61), got {codes.shape}")
-            crop = None
-            if self.cfg.crop == "auto":
-                if "centre_ref" not in data or "scale_ref" not in data:
-                    raise InferenceInputError(f"{ref_codes} has no face-box reference: use crop=none for a "
-                                              "reference that is already a face crop")
-                crop = (data["centre_ref"], float(data["scale_ref"]))
-            face_model = str(data["face_model"]) if "face_model" in data else None  # None: not recorded
-            return codes, fps, {"source": str(ref_codes), "face_model": face_model}, crop
-        from omnitalker.face.fingerprint import face_model_file_id
-
-        fit = fit_reference_face(clip, self.cfg.face_model)
-        crop = (fit.centre_ref, fit.scale_ref) if self.cfg.crop == "auto" else None
-        return fit.codes, fit.fps, {**fit.report(), "face_model": face_model_file_id(self.cfg.face_model)}, crop
 
     def _check_face_model(self, reference: str | None, source) -> None:
         """Codes of one face model mean nothing to a DiT trained on another's: refuse (or warn, when allowed)."""
@@ -333,8 +310,8 @@ class OmniTalkerPipeline:
         ref, plan = self.prepare(text, reference, ref_text, ref_codes, speed, duration, first, controls)
         timings = {} if timings is None else timings
         timings["reference"] = time.perf_counter() - started
-        hooks = self._control_hooks(codes_hooks, controls, ref)
-        yield from stream_pieces(self, ref, plan, hooks, progress, timings, started)
+        hooks, gaze_lock = self._control_hooks(codes_hooks, controls, ref), bool(controls and controls.gaze_lock)
+        yield from stream_pieces(self, ref, plan, hooks, progress, timings, started, gaze_lock)
 
     def _control_hooks(self, codes_hooks: Sequence[CodesHook], controls: Controls | None,
                        ref: ReferenceAnalysis) -> tuple[CodesHook, ...]:
@@ -370,11 +347,11 @@ class OmniTalkerPipeline:
         ref, plan = self.prepare(text, reference, ref_text, ref_codes, speed, duration, first_chunk_seconds,
                                  controls)
         timings = {"reference": time.perf_counter() - started}
-        hooks = self._control_hooks(codes_hooks, controls, ref)
+        hooks, gaze_lock = self._control_hooks(codes_hooks, controls, ref), bool(controls and controls.gaze_lock)
         first_piece: list[float] = []
 
         def mux_pieces() -> Iterator[MuxPiece]:
-            for piece in stream_pieces(self, ref, plan, hooks, progress, timings, started):
+            for piece in stream_pieces(self, ref, plan, hooks, progress, timings, started, gaze_lock):
                 first_piece.append(piece.elapsed_s)
                 yield MuxPiece(piece.frames, piece.audio, piece.codes if codes_out else None, piece.flush)
 

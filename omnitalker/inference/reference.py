@@ -22,6 +22,7 @@ from omnitalker.av_timing import align_audio, frames_covered
 from omnitalker.constants import SAMPLE_RATE
 from omnitalker.inference.errors import (
     CorruptMediaError,
+    InferenceInputError,
     NoAudioTrackError,
     NoVideoTrackError,
     ReferenceTooShortError,
@@ -220,3 +221,29 @@ def fit_reference_face(clip: ReferenceClip, face_model_path: str | None = None) 
     track.meta.update(video=clip.path, start_frame=0)
     check_track(track, config.checks, name=clip.path)
     return fit_track(track, model, config.fit)
+
+
+def reference_codes(clip: ReferenceClip, ref_codes: str | Path | None, data: dict[str, np.ndarray] | None,
+                    face_model_path: str | None, crop_mode: str):
+    """The reference's codes: (codes (T, 61) at fps, fps, report, crop reference (centre, scale) or None). ``data``
+    = the loaded ``ref_codes`` file, if one was given; without one, the face is fitted on the kept (<= 10 s) frames
+    only. ``crop_mode`` "auto" needs the face box (fitted, or stored in the codes file)."""
+    if data is not None:
+        if "codes" not in data or "fps" not in data:
+            raise InferenceInputError(f"{ref_codes}: a codes file needs arrays 'codes' (T, 61) and 'fps'")
+        codes, fps = data["codes"].astype(np.float32), float(data["fps"])
+        if codes.ndim != 2 or codes.shape[1] != 61:
+            raise InferenceInputError(f"{ref_codes}: codes must be (T, 61), got {codes.shape}")
+        crop = None
+        if crop_mode == "auto":
+            if "centre_ref" not in data or "scale_ref" not in data:
+                raise InferenceInputError(f"{ref_codes} has no face-box reference: use crop=none for a "
+                                          "reference that is already a face crop")
+            crop = (data["centre_ref"], float(data["scale_ref"]))
+        face_model = str(data["face_model"]) if "face_model" in data else None  # None: not recorded
+        return codes, fps, {"source": str(ref_codes), "face_model": face_model}, crop
+    from omnitalker.face.fingerprint import face_model_file_id
+
+    fit = fit_reference_face(clip, face_model_path)
+    crop = (fit.centre_ref, fit.scale_ref) if crop_mode == "auto" else None
+    return fit.codes, fit.fps, {**fit.report(), "face_model": face_model_file_id(face_model_path)}, crop

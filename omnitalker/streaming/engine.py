@@ -103,9 +103,10 @@ def _batches(first: int, end: int, size: int) -> list[tuple[int, int]]:
 
 def stream_pieces(pipe: OmniTalkerPipeline, ref: ReferenceAnalysis, plan: ChunkPlan,
                   codes_hooks: Sequence[CodesHook] = (), progress: bool = False,
-                  timings: dict[str, float] | None = None, started: float | None = None) -> Iterator[StreamPiece]:
+                  timings: dict[str, float] | None = None, started: float | None = None,
+                  gaze_lock: bool = False) -> Iterator[StreamPiece]:
     """Pieces of output for ``plan``'s chunks, in order (module docstring). ``timings`` accumulates seconds per
-    stage (dit, vocoder, renderer, marks)."""
+    stage (dit, vocoder, renderer, marks). ``gaze_lock``: renderer=mesh locks the gaze again after retargeting."""
     cfg, renderer = pipe.cfg, pipe.renderer
     timings = {} if timings is None else timings
     for key in ("dit", "vocoder", "renderer", "marks"):
@@ -119,7 +120,7 @@ def stream_pieces(pipe: OmniTalkerPipeline, ref: ReferenceAnalysis, plan: ChunkP
     cursor = VideoRateCursor(cfg.fps)
     tic = time.perf_counter()
     if isinstance(renderer, MeshDriver):  # renderer=mesh warps the identity image itself
-        identity = renderer.prepare_identity(ref.identity_image, ref.identity_code)
+        identity = renderer.prepare_identity(ref.identity_image, ref.identity_code, gaze_lock)
     else:
         source = prepare_source_image(ref.identity_image, renderer.cfg.input_size).to(pipe.device)
         identity = renderer.prepare_identity(source, ref.identity_code)
