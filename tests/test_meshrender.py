@@ -96,6 +96,41 @@ def test_real_portrait_follows_the_codes(portrait_renderer):
     torch.testing.assert_close(corners, renderer.rig.points[renderer.rig.ring.stop:])  # the frame stays put
 
 
+def _profile_shift(a: np.ndarray, b: np.ndarray, corners: np.ndarray, centre_y: float) -> float:
+    """Horizontal shift (px) that best maps frame ``a``'s luma profile across the eye (3 rows around the iris centre,
+    between the ``corners``) onto ``b``'s, searched in 0.1 px steps."""
+    x0, x1 = int(np.ceil(corners[:, 0].min())) + 2, int(np.floor(corners[:, 0].max())) - 2
+    rows = slice(int(round(centre_y)) - 1, int(round(centre_y)) + 2)
+    pa, pb = (f[rows].astype(float).mean(-1).mean(0) for f in (a, b))  # (W,) luma along x
+    xs = np.arange(x0, x1, dtype=float)
+    errors = {s: float(np.mean((np.interp(xs - s, np.arange(len(pa)), pa) - pb[x0:x1]) ** 2))
+              for s in np.round(np.arange(-6.0, 6.01, 0.1), 1)}
+    return min(errors, key=errors.get)
+
+
+def test_gaze_moves_the_iris_as_a_disc(portrait_renderer):
+    """Eye yaw in the codes slides the iris inside the eye as a disc (the warp alone would stretch it over the
+    sclera): the eye's profile moves by the face model's iris displacement; no gaze change leaves the frame as is."""
+    from omnitalker.meshrender.eyes import EYE_LIDS, IRIS_CENTRES
+
+    renderer, _ = portrait_renderer
+    src = renderer.source_code
+    codes = src.repeat(3, 1)
+    codes[1, 57:61:2] -= 0.35  # both eyes' yaw
+    codes[2, 57:61:2] += 0.35
+    frames = renderer.render(codes)
+    model = renderer._model_px(codes)[:, list(IRIS_CENTRES), 0]  # (3, 2) iris centre x the face model asks for
+    lm = renderer.rig.points.numpy()
+    for eye, (upper, _) in enumerate(EYE_LIDS):
+        corners, centre_y = lm[[upper[0], upper[-1]]], float(lm[IRIS_CENTRES[eye], 1])
+        for k in (1, 2):
+            asked = float(model[k, eye] - model[0, eye])
+            assert abs(asked) > 2.0  # the test asks for a visible move
+            moved = _profile_shift(frames[0], frames[k], corners, centre_y)
+            assert abs(moved - asked) < 0.35 * abs(asked), (eye, k, moved, asked)
+    assert np.abs(frames[0].astype(int) - renderer.render(src[None])[0]).max() == 0  # no gaze change: untouched
+
+
 @pytest.mark.parametrize("name, match", [("blank", "no face"), ("two", "several faces"), ("tiny", "no face|px across")])
 def test_unusable_identity_images_are_refused(name, match):
     if name == "blank":

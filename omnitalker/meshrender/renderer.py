@@ -15,9 +15,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from omnitalker.constants import CODE_DIM
+from omnitalker.constants import CODE_DIM, EYE_SLICE
 from omnitalker.face.face_model import FaceModel
 from omnitalker.face.landmarks import LandmarkerConfig
+from omnitalker.meshrender.eyes import IRIS_CENTRES, IRIS_RINGS, sclera_colours, shift_irises
 from omnitalker.meshrender.mouth import paint_mouth_cavity
 from omnitalker.meshrender.rig import FACE_OVAL, LOWER_INNER_LIP, UPPER_INNER_LIP, FaceImageError, build_image_rig
 from omnitalker.meshrender.warp import PiecewiseAffineWarp
@@ -51,6 +52,10 @@ class MeshRenderer:
         self.batch_size = batch_size
         self._source_px = self._model_px(self.rig.source_code[None])  # (1, 478, 2)
         self._oval = list(FACE_OVAL)
+        points = self.rig.points
+        self._iris_radii = tuple(float((points[list(ring)] - points[c]).norm(dim=-1).mean())
+                                 for c, ring in zip(IRIS_CENTRES, IRIS_RINGS))
+        self._sclera = sclera_colours(self.texture, points, self._iris_radii)  # (2, 3)
 
     @property
     def source_code(self) -> torch.Tensor:
@@ -68,12 +73,16 @@ class MeshRenderer:
     def driving_points(self, codes: torch.Tensor) -> torch.Tensor:
         """(B, 61) -> (B, P, 2) mesh vertices: landmarks moved by the model's change from the source code, the head
         ring point by the displacement of the face-oval landmark it was built from, frame anchors fixed."""
+        return self._points_from_model(self._model_px(codes))
+
+    def _points_from_model(self, model_px: torch.Tensor) -> torch.Tensor:
+        """(B, 478, 2) model landmarks in pixels -> (B, P, 2) mesh vertices (see :meth:`driving_points`)."""
         rig = self.rig
         n = self._source_px.shape[1]
-        delta = self._model_px(codes) - self._source_px  # (B, 478, 2)
+        delta = model_px - self._source_px  # (B, 478, 2)
         landmarks = rig.points[:n] + delta  # (B, 478, 2)
         ring = rig.points[rig.ring] + delta[:, self._oval]  # (B, R, 2): the ring follows the oval point by point
-        anchors = rig.points[rig.ring.stop:].expand(codes.shape[0], -1, -1)  # (B, A, 2)
+        anchors = rig.points[rig.ring.stop:].expand(model_px.shape[0], -1, -1)  # (B, A, 2)
         return torch.cat([landmarks, ring, anchors], dim=1)  # (B, P, 2)
 
     @torch.no_grad()
@@ -84,8 +93,13 @@ class MeshRenderer:
             raise ValueError(f"codes must have shape (frames, {CODE_DIM}), got {tuple(codes.shape)}")
         if not torch.isfinite(codes).all():
             raise ValueError("codes contain NaN or infinite values (no face was fitted on those frames)")
-        driving = self.driving_points(codes)  # (B, P, 2)
+        rest = codes.clone()
+        rest[:, EYE_SLICE] = self.rig.source_code[EYE_SLICE]  # the warp keeps the source's gaze
+        rest_px = self._model_px(rest)  # (B, 478, 2)
+        shift = self._model_px(codes)[:, list(IRIS_CENTRES)] - rest_px[:, list(IRIS_CENTRES)]  # (B, 2, 2)
+        driving = self._points_from_model(rest_px)  # (B, P, 2)
         frames = self.warp.warp(self.texture, driving)  # (B, 3, H, W)
+        frames = shift_irises(frames, driving, shift, self._iris_radii, self._sclera)  # gaze: the iris discs move
         return paint_mouth_cavity(frames, driving[:, list(UPPER_INNER_LIP)], driving[:, list(LOWER_INNER_LIP)],
                                   rest_gap=max(self.rig.mouth_open_px, 1.0))
 
