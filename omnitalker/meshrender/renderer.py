@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from omnitalker.constants import CODE_DIM, EYE_SLICE
+from omnitalker.constants import CODE_DIM
 from omnitalker.face.face_model import FaceModel
 from omnitalker.face.landmarks import LandmarkerConfig
-from omnitalker.meshrender.eyes import IRIS_CENTRES, IRIS_RINGS, sclera_colours, shift_irises
+from omnitalker.meshrender.eyes import IrisLayer, paste_irises
 from omnitalker.meshrender.mouth import paint_mouth_cavity
 from omnitalker.meshrender.rig import FACE_OVAL, LOWER_INNER_LIP, UPPER_INNER_LIP, FaceImageError, build_image_rig
 from omnitalker.meshrender.warp import PiecewiseAffineWarp
@@ -52,10 +52,8 @@ class MeshRenderer:
         self.batch_size = batch_size
         self._source_px = self._model_px(self.rig.source_code[None])  # (1, 478, 2)
         self._oval = list(FACE_OVAL)
-        points = self.rig.points
-        self._iris_radii = tuple(float((points[list(ring)] - points[c]).norm(dim=-1).mean())
-                                 for c, ring in zip(IRIS_CENTRES, IRIS_RINGS))
-        self._sclera = sclera_colours(self.texture, points, self._iris_radii)  # (2, 3)
+        self.irises = IrisLayer.from_points(self.rig.points)
+        self._iris_free = self.irises.iris_free(self.texture, self.rig.points)  # (1, 3, H, W) what the mesh warps
 
     @property
     def source_code(self) -> torch.Tensor:
@@ -93,13 +91,9 @@ class MeshRenderer:
             raise ValueError(f"codes must have shape (frames, {CODE_DIM}), got {tuple(codes.shape)}")
         if not torch.isfinite(codes).all():
             raise ValueError("codes contain NaN or infinite values (no face was fitted on those frames)")
-        rest = codes.clone()
-        rest[:, EYE_SLICE] = self.rig.source_code[EYE_SLICE]  # the warp keeps the source's gaze
-        rest_px = self._model_px(rest)  # (B, 478, 2)
-        shift = self._model_px(codes)[:, list(IRIS_CENTRES)] - rest_px[:, list(IRIS_CENTRES)]  # (B, 2, 2)
-        driving = self._points_from_model(rest_px)  # (B, P, 2)
-        frames = self.warp.warp(self.texture, driving)  # (B, 3, H, W)
-        frames = shift_irises(frames, driving, shift, self._iris_radii, self._sclera)  # gaze: the iris discs move
+        driving = self.driving_points(codes)  # (B, P, 2)
+        frames = self.warp.warp(self._iris_free, driving)  # (B, 3, H, W) eyes without irises
+        frames = paste_irises(frames, self.texture, driving, self.irises)  # the photo's irises at the driven centres
         return paint_mouth_cavity(frames, driving[:, list(UPPER_INNER_LIP)], driving[:, list(LOWER_INNER_LIP)],
                                   rest_gap=max(self.rig.mouth_open_px, 1.0))
 

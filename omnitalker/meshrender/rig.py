@@ -1,5 +1,6 @@
 """A mesh rig for one real face image: MediaPipe's 478 landmarks fitted with the face model (Eq. 1), plus a head ring
-that follows the head rigidly and static frame anchors, triangulated once (Delaunay) over the source image.
+that follows the head rigidly and static frame anchors, triangulated once (Delaunay) over the source image (the iris
+landmarks left out: the irises are drawn as discs, `eyes.py`).
 
 Driving positions of the landmarks are the source landmarks moved by what the face model says changes between the
 source code and a driving code (expression, gaze, head pose), so a driving code equal to the source code reproduces
@@ -20,6 +21,7 @@ from omnitalker.face.extract import FaceCheckConfig, multi_face_fraction
 from omnitalker.face.face_model import FaceModel
 from omnitalker.face.fitting import FitConfig, fit_track
 from omnitalker.face.landmarks import LandmarkerConfig, track_frames
+from omnitalker.meshrender.eyes import IRIS_POINTS
 
 # MediaPipe face-mesh topology: face oval, inner lips (corner to corner), both from MediaPipe's published connections
 FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176,
@@ -92,7 +94,8 @@ def build_image_rig(image: np.ndarray, face_model: FaceModel, landmarker: Landma
     ring = np.clip(ring, 0.0, [width - 1.0, height - 1.0])
     anchors = _frame_anchors(height, width)  # (16, 2)
     points = np.concatenate([landmarks, ring, anchors])  # (P, 2)
-    triangles = Delaunay(points).simplices  # (T, 3)
+    meshed = np.setdiff1d(np.arange(len(points)), IRIS_POINTS)  # the irises are drawn as discs (eyes.py), not warped
+    triangles = meshed[Delaunay(points[meshed]).simplices]  # (T, 3) indices into points
     movable = np.zeros(len(points), dtype=bool)
     movable[: len(landmarks) + len(ring)] = True
     gap = landmarks[list(LOWER_INNER_LIP[1:-1])][:, 1] - landmarks[list(UPPER_INNER_LIP[1:-1])][:, 1]
