@@ -2,6 +2,7 @@
 
     python scripts/benchmark_memory.py                       # 1, 2, 5 minutes, quick-start sizes, one process each
     python scripts/benchmark_memory.py minutes=[1] steps=2   # quicker
+    python scripts/benchmark_memory.py model=small renderer=small vocoder=griffin_lim fps=25   # the quick-start sizes
 
 Random models (DiT ``tiny``; renderer ``small`` or a leaner variant drawing 128 px, upscaled to 512 px output frames
 like infer.py; a Vocos of the configured sizes, by default smaller than mel-24khz: it only decodes one chunk at a
@@ -52,7 +53,7 @@ def measure(cfg: DictConfig, minutes: float) -> dict:
     renderer_cfg = small_config(**LEAN) if cfg.renderer == "lean" else small_config()
     pipe_cfg = PipelineConfig("", None, device="cpu", sampler=sampler, video_size=cfg.video_size, fps=cfg.fps,
                               render_batch=cfg.render_batch, first_chunk_seconds=None)
-    pipe = random_pipeline(pipe_cfg, OmegaConf.to_container(cfg.model.arch), renderer_cfg, "vocos",
+    pipe = random_pipeline(pipe_cfg, OmegaConf.to_container(cfg.model.arch), renderer_cfg, cfg.vocoder,
                            VocosArchitecture(**OmegaConf.to_container(cfg.vocos)))
     ref = synthetic_reference(6.4, renderer_cfg.input_size)
     samples: list[tuple[float, float]] = []
@@ -75,7 +76,8 @@ def measure(cfg: DictConfig, minutes: float) -> dict:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     half = [mb for t, mb in samples if t >= wall / 2]
     return {"minutes": minutes, "output_s": round(result.duration_s, 1), "chunks": len(result.chunks),
-            "video_size": cfg.video_size, "fps": cfg.fps, "renderer": cfg.renderer, "rss_after_load_mb": round(loaded, 1), "peak_rss_mb": round(peak, 1),
+            "video_size": cfg.video_size, "fps": cfg.fps, "renderer": cfg.renderer, "model": cfg.model.name,
+            "vocoder": cfg.vocoder, "rss_after_load_mb": round(loaded, 1), "peak_rss_mb": round(peak, 1),
             "rss_first_half_max_mb": max((mb for t, mb in samples if t < wall / 2), default=None),
             "rss_second_half_max_mb": max(half, default=None), "wall_s": round(wall, 1),
             "timings": {k: round(v, 1) for k, v in result.timings.items()}}

@@ -3,7 +3,8 @@
 
     python scripts/mesh_render.py image=../shared/media/faces/aniportrait_Aragaki.png \
         driving=../shared/media/video/aniportrait_pose_ref_video.mp4 out=outputs/mesh.mp4 \
-        [seconds=5] [expression=relative|absolute] [max_side=512] [strip=docs/img/mesh_strip.png]
+        [seconds=5] [expression=relative|absolute] [max_side=512] [strip=docs/img/mesh_strip.png] \
+        [eyes=docs/img/mesh_eyes.png]
 
 The driver's codes come from our face pipeline (or `driving=codes.npz` with `codes`, `fps`); its motion relative to
 its first frame is added to the image's own fitted code. Prints a JSON line with the identity similarity (CSIM,
@@ -67,10 +68,36 @@ def main(argv: list[str]) -> int:
         strip = np.concatenate([image_resized(image, renderer.size)] + [frames[i] for i in picks], axis=1)
         Path(args["strip"]).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(strip).resize((strip.shape[1] // 2, strip.shape[0] // 2)).save(args["strip"])
+    if "eyes" in args:
+        eye_strip(renderer, Path(args["eyes"]))
     print(json.dumps({"frames": len(frames), "size": list(renderer.size), "rig_s": round(rig_s, 2),
                       "render_fps": round(len(frames) / render_s, 2), **{k: round(v, 4) for k, v in csim.scalars.items()},
                       "out": str(out)}))
     return 0
+
+
+def eye_strip(renderer: MeshRenderer, path: Path) -> None:
+    """The eye region under the image's own code, gaze left / right / up / down (0.35 rad on both eyes), a half and a
+    full blink: one row of crops."""
+    import torch
+
+    from omnitalker.constants import BLENDSHAPE_NAMES
+
+    blink = [BLENDSHAPE_NAMES.index(n) for n in ("eyeBlinkLeft", "eyeBlinkRight")]
+    codes = renderer.source_code.repeat(7, 1)
+    codes[1, 57:61:2] -= 0.35
+    codes[2, 57:61:2] += 0.35
+    codes[3, 58:61:2] -= 0.35
+    codes[4, 58:61:2] += 0.35
+    codes[5, blink], codes[6, blink] = 0.5, 1.0
+    frames = renderer.render(codes)
+    eyes = renderer.rig.points[[33, 133, 362, 263, 159, 145]].numpy()
+    x0, x1 = int(eyes[:, 0].min()) - 12, int(eyes[:, 0].max()) + 12
+    yc, half = int(eyes[:, 1].mean()), max(12, int((x1 - x0) / 8))
+    crops = [torch.from_numpy(f[max(0, yc - half):yc + half, max(0, x0):x1]) for f in frames]
+    strip = torch.cat(crops, dim=0).numpy()  # stacked vertically: rest, left, right, up, down, half blink, blink
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(strip).save(path)
 
 
 def image_resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
