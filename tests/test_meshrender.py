@@ -186,3 +186,22 @@ def test_mesh_driver_locks_the_gaze_after_retargeting():
     driven = driver.driving_codes((portrait, locked[0] - 0.05, True), locked)
     assert gaze_camera_error_deg(driven) < 0.5
     np.testing.assert_allclose(driven[:, :57], plain[:, :57])  # only the eyes change
+
+
+def test_a_full_blink_closes_the_lids_and_reads_as_closed(portrait_renderer):
+    """eyeBlink 1.0 brings the driven lids together (the face model alone leaves a slit) without folding them, the
+    iris vanishes under them, and the face pipeline re-fits the rendered frames as closed eyes."""
+    from omnitalker.inference.reference import ReferenceClip, fit_reference_face
+    from omnitalker.meshrender.eyes import lid_gaps
+
+    renderer, _ = portrait_renderer
+    blink = [BLENDSHAPE_NAMES.index(n) for n in ("eyeBlinkLeft", "eyeBlinkRight")]
+    codes = renderer.source_code.repeat(16, 1)
+    codes[8:, blink] = 1.0
+    gaps = lid_gaps(renderer.driving_points(codes)[:, :478])  # (16, 2)
+    assert (gaps[:8] > 3.0).all() and (gaps[8:] < 0.1 * gaps[:8]).all()  # lids together (distance incl. x offset)
+    frames = renderer.render(codes)
+    clip = ReferenceClip(np.zeros(0, np.float32), frames, 25.0, 24000, "blink", 0.64, False)
+    refit = fit_reference_face(clip).codes[:, [BLINK_L, BLINK_R]]  # (16, 2); the fit smooths over ~3 frames
+    assert refit[:5].max() < 0.1 and refit[11:].min() > 0.45  # closed: above the blink counter's 0.5 at the peak
+    assert refit[11:].max() > 0.5

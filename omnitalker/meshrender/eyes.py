@@ -30,10 +30,12 @@ EYE_LIDS = (
 IRIS_CENTRES = (468, 473)
 IRIS_RINGS = ((469, 470, 471, 472), (474, 475, 476, 477))
 IRIS_POINTS = tuple(range(468, 478))
-PASTE_MARGIN = 1.0  # px beyond the iris ring that is pasted with it (the iris's dark rim)
-CLEAR_MARGIN = 2.0  # px beyond the iris ring that is cleared to sclera in the iris-free photo
+PASTE_MARGIN = 1.5  # px beyond the iris ring that is pasted with it (the iris's dark rim) ...
+CLEAR_MARGIN = 1.5  # ... and cleared to sclera in the iris-free photo: equal, so the photo comes back at rest
 SHADE_FROM, SHADE_FULL = 0.5, 0.1  # eye openness (driven / photo lid gap) where lash shading starts / is complete
 LASH_COLOUR = (0.12, 0.08, 0.07)
+SHADE_PAD = (0.03, 0.06)  # the shading reaches these fractions of the eye width above the upper-lid landmarks (the
+# warp map's rounded crease) and below the lower-lid ones (the waterline)
 
 
 def opening(upper: Tensor, lower: Tensor, xs: Tensor, ys: Tensor) -> Tensor:
@@ -112,6 +114,20 @@ def eye_widths(points: Tensor) -> Tensor:
     return (points[:, corners[:, 0]] - points[:, corners[:, 1]]).norm(dim=-1)
 
 
+def uncross_lids(points: Tensor, min_gap: float = 0.5) -> Tensor:
+    """In place on (B, P, 2) driven landmarks: where an upper-lid point comes within ``min_gap`` px of (or below) the
+    lower-lid point across from it (the polylines pair up point by point, corner to corner), both move to their
+    middle +- min_gap / 2, so the eye's triangles never fold over (a fold would show the photo's open eye)."""
+    for upper, lower in EYE_LIDS:
+        up, low = list(upper[1:-1]), list(lower[1:-1])  # the corners are shared
+        y_up, y_low = points[:, up, 1], points[:, low, 1]  # (B, k)
+        mid = 0.5 * (y_up + y_low)
+        crossed = y_up > y_low - min_gap  # (B, k)
+        points[:, up, 1] = torch.where(crossed, mid - 0.5 * min_gap, y_up)
+        points[:, low, 1] = torch.where(crossed, mid + 0.5 * min_gap, y_low)
+    return points
+
+
 def lid_gaps(points: Tensor) -> Tensor:
     """(B, P, 2) landmarks -> (B, 2) distance between the middle points of each eye's upper and lower lid."""
     mids = torch.tensor([[upper[len(upper) // 2], lower[len(lower) // 2]] for upper, lower in EYE_LIDS])  # (2, 2)
@@ -145,6 +161,10 @@ def paste_irises(frames: Tensor, texture: Tensor, points: Tensor, layer: IrisLay
         cover = (alpha * iris).unsqueeze(1)  # (B, 1, h, w)
         window_px = frames[:, :, rows, cols]
         eye_px = window_px + cover * (pixels - window_px)  # (B, 3, h, w)
-        shaded = (alpha * shade[:, eye, None, None]).unsqueeze(1)  # (B, 1, h, w)
+        pad = torch.zeros(b, 1, 2)
+        pad[..., 1] = eye_widths(points)[:, eye, None]  # (B, 1, 2) eye width, down
+        grown = opening(points[:, list(upper)] - SHADE_PAD[0] * pad, points[:, list(lower)] + SHADE_PAD[1] * pad,
+                        xs, ys)  # (B, h, w) the opening grown by the pads
+        shaded = (grown * shade[:, eye, None, None]).unsqueeze(1)  # (B, 1, h, w)
         frames[:, :, rows, cols] = eye_px + shaded * (lash - eye_px)
     return frames

@@ -15,13 +15,16 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from omnitalker.constants import CODE_DIM
+from omnitalker.constants import BLENDSHAPE_NAMES, CODE_DIM
 from omnitalker.face.face_model import FaceModel
 from omnitalker.face.landmarks import LandmarkerConfig
-from omnitalker.meshrender.eyes import IrisLayer, paste_irises
+from omnitalker.meshrender.eyes import EYE_LIDS, IrisLayer, lid_gaps, paste_irises, uncross_lids
 from omnitalker.meshrender.mouth import paint_mouth_cavity
 from omnitalker.meshrender.rig import FACE_OVAL, LOWER_INNER_LIP, UPPER_INNER_LIP, FaceImageError, build_image_rig
 from omnitalker.meshrender.warp import PiecewiseAffineWarp
+
+
+_BLINK = [BLENDSHAPE_NAMES.index(n) for n in ("eyeBlinkRight", "eyeBlinkLeft")]  # order of eyes.EYE_LIDS
 
 
 def _working_size(height: int, width: int, max_side: int, multiple: int) -> tuple[int, int]:
@@ -52,6 +55,7 @@ class MeshRenderer:
         self.batch_size = batch_size
         self._source_px = self._model_px(self.rig.source_code[None])  # (1, 478, 2)
         self._oval = list(FACE_OVAL)
+        self._lid_gain = self._blink_closure()  # (478,)
         self.irises = IrisLayer.from_points(self.rig.points)
         self._iris_free = self.irises.iris_free(self.texture, self.rig.points)  # (1, 3, H, W) what the mesh warps
 
@@ -68,10 +72,30 @@ class MeshRenderer:
         posed = self.face_model.posed(codes, identity=self.rig.identity)  # (B, 478, 3) face units
         return self.face_model.project(posed, self.rig.scale_ref, self.rig.centre_ref.expand(codes.shape[0], 2))
 
+    def _blink_closure(self) -> torch.Tensor:
+        """(478,) gain on the lid landmarks' blink motion: the face model's lids at eyeBlink 1.0 stay apart (a slit
+        the face pipeline reads as a half-open eye), so each eye's lid points move by gain x the model's blink
+        displacement, the gain that makes the lids of this image meet at 1.0 (1 elsewhere, at most 4)."""
+        closed = self.rig.source_code[None].clone()  # (1, 61)
+        closed[:, _BLINK] = 1.0
+        landmarks = self.rig.points[None, :478]  # (1, 478, 2)
+        gap_open = lid_gaps(landmarks)[0]  # (2,) in the order of EYE_LIDS
+        gap_closed = lid_gaps(landmarks + self._model_px(closed) - self._source_px)[0]
+        gain = (gap_open / (gap_open - gap_closed).clamp(min=1e-3)).clamp(1.0, 4.0)  # (2,)
+        out = torch.ones(478)
+        for eye, (upper, lower) in enumerate(EYE_LIDS):
+            out[list(upper + lower)] = gain[eye]
+        return out
+
     def driving_points(self, codes: torch.Tensor) -> torch.Tensor:
-        """(B, 61) -> (B, P, 2) mesh vertices: landmarks moved by the model's change from the source code, the head
-        ring point by the displacement of the face-oval landmark it was built from, frame anchors fixed."""
-        return self._points_from_model(self._model_px(codes))
+        """(B, 61) -> (B, P, 2) mesh vertices: landmarks moved by the model's change from the source code (the lids'
+        blink motion scaled by :meth:`_blink_closure`), the head ring point by the displacement of the face-oval
+        landmark it was built from, frame anchors fixed."""
+        model = self._model_px(codes)  # (B, 478, 2)
+        open_codes = codes.clone()
+        open_codes[:, _BLINK] = self.rig.source_code[_BLINK]  # the same codes with the photo's own blink
+        blink = model - self._model_px(open_codes)  # (B, 478, 2) what the blink moves
+        return uncross_lids(self._points_from_model(model + (self._lid_gain - 1.0)[None, :, None] * blink))
 
     def _points_from_model(self, model_px: torch.Tensor) -> torch.Tensor:
         """(B, 478, 2) model landmarks in pixels -> (B, P, 2) mesh vertices (see :meth:`driving_points`)."""
