@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from omnitalker.eval.audio_clips import resample
 from omnitalker.eval.metric import Clip, EvalItem, Measurement, Metric, MetricError, register
-from omnitalker.eval.sync_landmark import MOUTH_SOURCES, landmark_sync, mouth_features
+from omnitalker.eval.sync_landmark import MOUTH_SOURCES, landmark_sync, mouth_features, track_faces
 from omnitalker.eval.syncnet import SYNCNET_FPS, SYNCNET_SR, load_syncnet, sync_scores
 
 
@@ -15,13 +16,6 @@ def _check_audio(clip: Clip, name: str, item_id: str) -> np.ndarray:
     if clip.audio is None or clip.sample_rate <= 0 or len(clip.audio) == 0:
         raise MetricError(f"{name}: item {item_id} has no generated audio")
     return np.asarray(clip.audio, dtype=np.float64).reshape(-1)
-
-
-def _track(frames: np.ndarray, fps: float):
-    from omnitalker.face.landmarks import LandmarkerConfig, track_frames
-
-    h, w = frames.shape[1:3]
-    return track_frames(enumerate(frames), fps, w, h, LandmarkerConfig(count_faces_every=0))
 
 
 def _fill_nan(x: np.ndarray) -> np.ndarray:
@@ -73,7 +67,7 @@ def syncnet_crops(frames: np.ndarray, fps: float, crop_scale: float = 0.4) -> np
     if abs(fps - SYNCNET_FPS) > 1e-3:  # nearest-frame resampling to SyncNet's 25 fps
         count = int(np.floor(len(frames) * SYNCNET_FPS / fps))
         frames = frames[np.minimum(np.round(np.arange(count) * fps / SYNCNET_FPS).astype(int), len(frames) - 1)]
-    boxes = _track(frames, SYNCNET_FPS).face_boxes()  # (T, 4) with NaN where no face
+    boxes = track_faces(frames, SYNCNET_FPS).face_boxes()  # (T, 4) with NaN where no face
     boxes = np.stack([_fill_nan(boxes[:, i]) for i in range(4)], 1)
     size = medfilt(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) / 2, 13)
     cx, cy = medfilt((boxes[:, 0] + boxes[:, 2]) / 2, 13), medfilt((boxes[:, 1] + boxes[:, 3]) / 2, 13)
@@ -90,13 +84,6 @@ def syncnet_crops(frames: np.ndarray, fps: float, crop_scale: float = 0.4) -> np
         out[i] = cv2.resize(face, (224, 224))
     return out
 
-
-def resample_audio(audio: np.ndarray, sr: int, target: int) -> np.ndarray:
-    if sr == target:
-        return audio
-    import librosa
-
-    return librosa.resample(audio, orig_sr=sr, target_sr=target)
 
 
 @register("syncnet")
@@ -121,5 +108,5 @@ class SyncNetMetric(Metric):
         if clip.frames is None or clip.fps <= 0:
             raise MetricError(f"syncnet: item {item.id} has no generated frames")
         crops = syncnet_crops(np.asarray(clip.frames), clip.fps)
-        r = sync_scores(self.model, crops, resample_audio(audio, clip.sample_rate, SYNCNET_SR), self.vshift)
+        r = sync_scores(self.model, crops, resample(audio, clip.sample_rate, SYNCNET_SR).astype(np.float64), self.vshift)
         return Measurement(scalars={"sync_c": r["sync_c"], "sync_d": r["sync_d"], "sync_offset": r["offset"]})

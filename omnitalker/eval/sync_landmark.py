@@ -42,13 +42,20 @@ def _fill_nan(x: np.ndarray, what: str) -> np.ndarray:
     return np.stack([np.interp(t, np.flatnonzero(ok), col[ok]) for col in x.T], axis=1)
 
 
-def video_mouth_features(frames: np.ndarray, fps: float) -> np.ndarray:
-    """(T, H, W, 3) RGB frames -> (T, 3) lip aperture, mouth width (both / eye-corner distance) and jawOpen."""
-    from omnitalker.constants import BLENDSHAPE_NAMES
+def track_faces(frames: np.ndarray, fps: float):
+    """(T, H, W, 3) RGB frames -> the face pipeline's landmark track (MediaPipe, no face counting): the one tracker
+    of the evaluation's video metrics (sync_landmark here, the SyncNet crops in `sync.py`)."""
     from omnitalker.face.landmarks import LandmarkerConfig, track_frames
 
     h, w = frames.shape[1:3]
-    track = track_frames(enumerate(frames), fps, w, h, LandmarkerConfig(count_faces_every=0), total=len(frames))
+    return track_frames(enumerate(frames), fps, w, h, LandmarkerConfig(count_faces_every=0), total=len(frames))
+
+
+def video_mouth_features(frames: np.ndarray, fps: float) -> np.ndarray:
+    """(T, H, W, 3) RGB frames -> (T, 3) lip aperture, mouth width (both / eye-corner distance) and jawOpen."""
+    from omnitalker.constants import BLENDSHAPE_NAMES
+
+    track = track_faces(frames, fps)
     xy = track.landmarks[..., :2].astype(np.float64)  # (T, 478, 2) pixels, NaN where no face
 
     def dist(a: int, b: int) -> np.ndarray:
