@@ -95,11 +95,10 @@ def make_table(results: dict) -> str:
                         f"{r['codes']['gaze_error_deg']:.2f} | {base['rendered']['gaze_error_deg']:.2f} -> "
                         f"{r['rendered']['gaze_error_deg']:.2f} | lower |")
         elif kind == "blink":
-            rows.append(f"| {name} | blinks per minute | {base['codes']['blink_per_min']:.1f} -> "
-                        f"{r['codes']['blink_per_min']:.1f} | {base['rendered']['blink_per_min']:.1f} -> "
-                        f"{r['rendered']['blink_per_min']:.1f} (half thresholds: "
-                        f"{base['rendered']['blink_per_min_half']:.1f} -> {r['rendered']['blink_per_min_half']:.1f})"
-                        f" | {values['blink_rate']:g} |")
+            for key, label in (("blink_per_min", "blinks per minute"),
+                               ("blink_per_min_half", "blinks per minute, half thresholds (0.25 / 0.15)")):
+                rows.append(f"| {name} | {label} | {base['codes'][key]:.1f} -> {r['codes'][key]:.1f} | "
+                            f"{base['rendered'][key]:.1f} -> {r['rendered'][key]:.1f} | {values['blink_rate']:g} |")
         else:
             rows.append(f"| {name} | mean mouthSmile L/R | {base['codes']['smile']:.3f} -> {r['codes']['smile']:.3f} "
                         f"| {base['rendered']['smile']:.3f} -> {r['rendered']['smile']:.3f} | higher |")
