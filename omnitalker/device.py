@@ -27,6 +27,21 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     return None
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")  # torch.compile modes; reduce-overhead = CUDA graphs
+
+
+def compile_module(module, mode: str = "default", dynamic: bool | None = None):
+    """``torch.compile(module)`` in one of :data:`COMPILE_MODES` ("reduce-overhead" replays CUDA graphs: launch
+    overhead gone, one graph per input shape, CUDA only), with a clear error for an unknown mode."""
+    return torch.compile(module, mode=check_compile_mode(mode), dynamic=dynamic)
+
+
+def check_compile_mode(mode: str) -> str:
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"compile_mode must be one of {COMPILE_MODES}, got {mode!r}")
+    return mode
+
+
 def autocast(device: torch.device, dtype: torch.dtype | None):
     """``torch.autocast`` for ``dtype`` on ``device``, or a no-op context for fp32 (``dtype=None``)."""
     if dtype is None:

@@ -281,3 +281,20 @@ def test_precision_setting_reaches_the_models():
     assert 0 < (wav - reference).abs().max() < 0.1 * reference.abs().max()  # bf16 backbone, fp32 ISTFT
     out = pipe.generator.generate(torch.randn(40, 100) - 4, torch.zeros(40, 61), "hello there", ["hi you"], [20])[0]
     assert out.mel.dtype == torch.float32 and out.codes.dtype == torch.float32 and torch.isfinite(out.mel).all()
+
+
+def test_compile_mode_reaches_torch_compile(monkeypatch):
+    """compile=true compiles the DiT (dynamic shapes) and the renderer's warping/generator in the configured mode
+    (reduce-overhead = CUDA graphs); an unknown mode is refused even while compile is off."""
+    calls = []
+
+    def fake_compile(module, mode=None, dynamic=None):
+        calls.append((type(module).__name__, mode, dynamic))
+        return module
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    tiny_pipeline(compile=True, compile_mode="reduce-overhead")
+    assert ("OmniTalkerDiT", "reduce-overhead", True) in calls
+    assert {mode for _, mode, _ in calls} == {"reduce-overhead"} and len(calls) == 3
+    with pytest.raises(ValueError, match="compile_mode"):
+        tiny_pipeline(compile_mode="cudagraphs")

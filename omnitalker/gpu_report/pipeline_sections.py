@@ -15,6 +15,7 @@ import torch
 
 from omnitalker.checkpoint import CHECKPOINT_FORMAT
 from omnitalker.constants import CODE_DIM, SAMPLE_RATE
+from omnitalker.gpu_report.sections import guarded
 from omnitalker.gpu_report.settings import ReportSettings
 from omnitalker.inference.mux import write_video
 from omnitalker.inference.pipeline import OmniTalkerPipeline, PipelineConfig
@@ -65,38 +66,48 @@ def make_assets(s: ReportSettings, folder: Path) -> dict[str, Path]:
     return paths
 
 
-def _pipeline(s: ReportSettings, paths: dict[str, Path], device: torch.device) -> OmniTalkerPipeline:
+def _pipeline(s: ReportSettings, paths: dict[str, Path], device: torch.device, **extra: Any) -> OmniTalkerPipeline:
     video_size = 512 if s.renderer == "paper" else 128
     return OmniTalkerPipeline(PipelineConfig(
         str(paths["dit"]), str(paths["renderer"]), vocoder="vocos", vocoder_path=str(paths["vocos"]),
         device=str(device), sampler={"steps": s.steps, "cfg_mode": "full"}, fps=s.fps, video_size=video_size,
-        crop="none"))
+        crop="none", **extra))
 
 
 def end_to_end(s: ReportSettings, device: torch.device, assets: Path) -> dict[str, Any]:
     """``OmniTalkerPipeline.generate`` on ``generated_seconds`` of speech (one chunk), after one warm-up call:
-    frames per second of wall time, stage timings as the pipeline reports them."""
+    frames per second of wall time, stage timings as the pipeline reports them. On a GPU (with ``s.compile``) also
+    with ``compile=true``, then with CUDA graphs (``compile_mode=reduce-overhead``): whether they pay."""
     paths = make_assets(s, assets)
-    t0 = time.perf_counter()
-    pipe = _pipeline(s, paths, device)
-    load_s = time.perf_counter() - t0
-    out = assets / "out.mp4"
+    runs: list[tuple[str, dict[str, Any]]] = [("eager", {})]
+    if s.compile and device.type == "cuda":
+        runs += [("compile", {"compile": True}), ("compile + CUDA graphs",
+                                                  {"compile": True, "compile_mode": "reduce-overhead"})]
+    rows: list[dict[str, Any]] = []
+    for name, extra in runs:
+        def measure(extra: dict[str, Any] = extra) -> dict[str, Any]:
+            t0 = time.perf_counter()
+            pipe = _pipeline(s, paths, device, **extra)
+            load_s = time.perf_counter() - t0
+            out = assets / "out.mp4"
 
-    def run() -> Any:
-        return pipe.generate(TEXT, paths["reference"], out, ref_codes=paths["codes"], duration=s.generated_seconds,
-                             progress=False)
+            def run() -> Any:
+                return pipe.generate(TEXT, paths["reference"], out, ref_codes=paths["codes"],
+                                     duration=s.generated_seconds, progress=False)
 
-    t0 = time.perf_counter()
-    run()  # warm-up: CUDA context, cuDNN autotuning, encoder start-up
-    warm = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    result = run()
-    sec = time.perf_counter() - t0
-    frames = round(result.duration_s * s.fps)
-    return {"rows": [{"precision": "as the pipeline runs it", "seconds": sec, "warmup_s": warm, "load_s": load_s,
-                      "video_seconds": result.duration_s, "frames": frames, "fps": frames / sec,
-                      "real_time_factor": sec / result.duration_s,
-                      **{f"{k}_s": v for k, v in result.timings.items()}}]}
+            t0 = time.perf_counter()
+            run()  # warm-up: CUDA context, cuDNN autotuning, encoder start-up, compiling
+            warm = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            result = run()
+            sec = time.perf_counter() - t0
+            frames = round(result.duration_s * s.fps)
+            return {"seconds": sec, "warmup_s": warm, "load_s": load_s, "video_seconds": result.duration_s,
+                    "frames": frames, "fps": frames / sec, "real_time_factor": sec / result.duration_s,
+                    **{f"{k}_s": v for k, v in result.timings.items()}}
+
+        guarded(rows, {"precision": "as the pipeline runs it", "variant": name}, measure)
+    return {"rows": rows}
 
 
 def _count_frames(item: Any) -> int:

@@ -112,8 +112,8 @@ TABLE_COLUMNS = {
     "renderer": ("sizes", "bf16", "compile", "fps", "ms_per_frame", "tflop_per_frame", "tflops_per_s"),
     "training": ("bf16", "compile", "batch", "frames_per_sample", "frames_per_s", "tflops_per_s", "mfu",
                  "peak_memory_gb"),
-    "end_to_end": ("precision", "fps", "real_time_factor", "frames", "dit_s", "vocoder_s", "renderer_s", "mux_s",
-                   "reference_s"),
+    "end_to_end": ("variant", "precision", "fps", "real_time_factor", "warmup_s", "frames", "dit_s", "vocoder_s",
+                   "renderer_s", "mux_s", "reference_s"),
     "streaming": ("first_chunk_s", "total_s", "chunks", "frames", "real_time_factor"),
 }
 

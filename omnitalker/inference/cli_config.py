@@ -24,6 +24,7 @@ def pipeline_config(cfg: DictConfig) -> PipelineConfig:
         asr_model=cfg.asr_model, asr_language=cfg.asr_language, safety=safety, seed=cfg.seed,
         allow_face_model_mismatch=cfg.get("allow_face_model_mismatch", False),
         precision=cfg.get("precision", "auto"), compile=cfg.get("compile", False),
+        compile_mode=cfg.get("compile_mode", "default"),
         first_chunk_seconds=cfg.get("first_chunk_seconds", 2.0),
     )
 

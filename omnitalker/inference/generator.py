@@ -22,7 +22,7 @@ import torch
 from omnitalker.checkpoint import LoadedDiT
 from omnitalker.constants import EXPRESSION_SLICE
 from omnitalker.data.normalization import CodeNormalizer
-from omnitalker.device import autocast
+from omnitalker.device import autocast, compile_module
 from omnitalker.flow.sampler import FlowSampler, SamplerConfig
 from omnitalker.inference.errors import TextInputError
 from omnitalker.text import TextError, Vocab, tokenize
@@ -50,9 +50,11 @@ class DiTGenerator:
         autocast_dtype: torch.dtype | None = None,
         compile: bool = False,
         max_batch: int = 8,
+        compile_mode: str = "default",
     ) -> None:
         """``autocast_dtype``: run the DiT under autocast (bf16 on CUDA; None = fp32); ``compile``: torch.compile
-        the DiT (dynamic shapes: every chunk has its own length); ``max_batch``: most texts sampled in one batch (each
+        the DiT (dynamic shapes: every chunk has its own length) in ``compile_mode``
+        (``omnitalker.device.COMPILE_MODES``; "reduce-overhead" = CUDA graphs); ``max_batch``: most texts sampled in one batch (each
         is times the guidance branches), so memory does not grow with the number of texts."""
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
@@ -62,7 +64,8 @@ class DiTGenerator:
         self.normalizer = CodeNormalizer.from_state_dict(loaded.normalizer_state).to(self.device)
         self.autocast_dtype = autocast_dtype
         self.max_batch = max_batch
-        self.sampler = FlowSampler(torch.compile(self.model, dynamic=True) if compile else self.model, sampler)
+        net = compile_module(self.model, compile_mode, dynamic=True) if compile else self.model
+        self.sampler = FlowSampler(net, sampler)
 
     def encode(self, reference_text: str | Sequence[str], text: str) -> torch.Tensor:
         """ids (l,) of the prompt transcript(s) followed by the text to speak, joined and tokenised as training

@@ -30,7 +30,7 @@ from omnitalker.checkpoint import LoadedDiT, load_dit
 from omnitalker.constants import SAMPLE_RATE
 from omnitalker.controls import ControlApplier, Controls
 from omnitalker.data.resample import codes_to_mel_rate
-from omnitalker.device import resolve_device, resolve_precision
+from omnitalker.device import check_compile_mode, compile_module, resolve_device, resolve_precision
 from omnitalker.face.crop import crop_face
 from omnitalker.flow.sampler import SamplerConfig
 from omnitalker.inference.duration import plan_duration
@@ -74,6 +74,7 @@ class PipelineConfig:
     seed: int = 0
     precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16; the ISTFT always runs in fp32
     compile: bool = False  # torch.compile the DiT and the renderer's warping/generator (pays off on a GPU, long runs)
+    compile_mode: str = "default"  # default | reduce-overhead (CUDA graphs) | max-autotune
     dit_batch: int = 8  # most texts the DiT samples in one batch (each times the guidance branches)
     first_chunk_seconds: float | None = 2.0  # stream(): the first chunk is cut to about this long (None: not cut)
 
@@ -162,14 +163,15 @@ class OmniTalkerPipeline:
         """The fast path: the precision and compile settings go into the DiT, vocoder and renderer here."""
         self.cfg, self.device = cfg, device
         self.autocast_dtype = resolve_precision(cfg.precision, device)
+        check_compile_mode(cfg.compile_mode)  # a bad mode is an error even while compile is off
         sampler = SamplerConfig.from_dict({**loaded.meta.get("sampler", {}), **dict(cfg.sampler)})
         self.generator = DiTGenerator(loaded, sampler, device, autocast_dtype=self.autocast_dtype,
-                                      compile=cfg.compile, max_batch=cfg.dit_batch)
+                                      compile=cfg.compile, max_batch=cfg.dit_batch, compile_mode=cfg.compile_mode)
         self.dit_face_model = loaded.face_model  # face model that fitted the DiT's training codes (None: unknown)
         self.renderer = renderer.to(device).eval() if isinstance(renderer, Renderer) else renderer
         if cfg.compile and isinstance(self.renderer, Renderer):
-            self.renderer.warping = torch.compile(self.renderer.warping)
-            self.renderer.generator = torch.compile(self.renderer.generator)
+            self.renderer.warping = compile_module(self.renderer.warping, cfg.compile_mode)
+            self.renderer.generator = compile_module(self.renderer.generator, cfg.compile_mode)
         self.vocoder = vocoder
         self.vocoder.autocast_dtype = self.autocast_dtype
 
