@@ -2,8 +2,10 @@
 
 Selectable in inference as ``renderer=mesh``; the GAN renderer stays the paper's. It needs no weights, so any real
 face moves recognisably out of the box, and the evaluation suite gets a renderer baseline. What it cannot do: show
-what the image does not (teeth and tongue are a painted cavity, closed eyes are squeezed lids, large yaw shears the
-face like a turned photo), and the torso and background never move.
+what the image does not (teeth and tongue are a painted cavity, the sclera an iris uncovers is one flat colour, closed
+lids are the photo's lid skin stretched down, large yaw shears the face like a turned photo), and the torso and
+background never move. The eyes are layered (`eyes.py`): an iris-free warp, the photo's iris discs pasted at the
+driven centres and clipped by the lids, whose blink motion is scaled so they meet at eyeBlink 1.0.
 """
 
 from __future__ import annotations
