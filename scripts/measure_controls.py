@@ -127,9 +127,10 @@ def main(argv: list[str]) -> int:
     fit = fit_frames(frames, fps, str(driver))
     real = fit.codes  # (T, 61) real codes
     mel = codes_to_mel_rate(real, fps).numpy()  # (n, 61) what the DiT's output looks like
-    anchor = real[identity_frame_index(real)]  # (61,) the identity code generated codes continue from
+    identity_frame = identity_frame_index(real)
+    anchor = real[identity_frame]  # (61,) the identity code generated codes continue from
     if image_arg == "self":  # the reference-video path: the identity frame, face-cropped (crop=auto)
-        image = crop_face(frames[identity_frame_index(real)], fit.centre_ref, fit.scale_ref)
+        image = crop_face(frames[identity_frame], fit.centre_ref, fit.scale_ref)
     else:
         image = np.asarray(Image.open(image_arg).convert("RGB"))
     mesh = MeshDriver(video_size=int(args.get("max_side", 256)))

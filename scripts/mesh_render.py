@@ -24,6 +24,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from omnitalker.eval.metric import Clip, EvalItem, build_metric  # noqa: E402
+from omnitalker.meshrender.renderer import MeshRenderer  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
@@ -35,7 +36,6 @@ def main(argv: list[str]) -> int:
     from omnitalker.face.extract import extract_codes
     from omnitalker.inference.media import decode_audio, probe_media
     from omnitalker.inference.mux import write_video
-    from omnitalker.meshrender.renderer import MeshRenderer
     from omnitalker.meshrender.retarget import retarget_codes
 
     seconds = float(args.get("seconds", 5))
@@ -78,9 +78,7 @@ def main(argv: list[str]) -> int:
 
 def eye_strip(renderer: MeshRenderer, path: Path) -> None:
     """The eye region under the image's own code, gaze left / right / up / down (0.35 rad on both eyes), a half and a
-    full blink: one row of crops."""
-    import torch
-
+    full blink: the crops stacked top to bottom."""
     from omnitalker.constants import BLENDSHAPE_NAMES
 
     blink = [BLENDSHAPE_NAMES.index(n) for n in ("eyeBlinkLeft", "eyeBlinkRight")]
@@ -94,8 +92,7 @@ def eye_strip(renderer: MeshRenderer, path: Path) -> None:
     eyes = renderer.rig.points[[33, 133, 362, 263, 159, 145]].numpy()
     x0, x1 = int(eyes[:, 0].min()) - 12, int(eyes[:, 0].max()) + 12
     yc, half = int(eyes[:, 1].mean()), max(12, int((x1 - x0) / 8))
-    crops = [torch.from_numpy(f[max(0, yc - half):yc + half, max(0, x0):x1]) for f in frames]
-    strip = torch.cat(crops, dim=0).numpy()  # stacked vertically: rest, left, right, up, down, half blink, blink
+    strip = np.concatenate([f[max(0, yc - half):yc + half, max(0, x0):x1] for f in frames])  # (7 * 2 half, w, 3)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(strip).save(path)
 

@@ -85,7 +85,6 @@ def syncnet_crops(frames: np.ndarray, fps: float, crop_scale: float = 0.4) -> np
     return out
 
 
-
 @register("syncnet")
 class SyncNetMetric(Metric):
     """Sync-C (higher = better synced) and Sync-D (lower = better) with a local syncnet_v2.model."""
@@ -108,5 +107,6 @@ class SyncNetMetric(Metric):
         if clip.frames is None or clip.fps <= 0:
             raise MetricError(f"syncnet: item {item.id} has no generated frames")
         crops = syncnet_crops(np.asarray(clip.frames), clip.fps)
-        r = sync_scores(self.model, crops, resample(audio, clip.sample_rate, SYNCNET_SR).astype(np.float64), self.vshift)
+        audio = resample(audio, clip.sample_rate, SYNCNET_SR).astype(np.float64)  # (n,) at SyncNet's 16 kHz
+        r = sync_scores(self.model, crops, audio, self.vshift)
         return Measurement(scalars={"sync_c": r["sync_c"], "sync_d": r["sync_d"], "sync_offset": r["offset"]})

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from omnitalker.meshrender.mouth import polyline_at
+from omnitalker.meshrender.mouth import pixel_window, polyline_at
 
 # MediaPipe eye contours as x-monotonic polylines in the image, corner to corner (upper lid, lower lid), iris centre
 # and ring, eye corners; first the subject's right eye (image left), then the left eye (image right)
@@ -53,18 +53,6 @@ def disc(dx: Tensor, dy: Tensor, radius: Tensor | float) -> Tensor:
     return (radius + 0.5 - torch.sqrt(dx * dx + dy * dy)).clamp(0.0, 1.0)
 
 
-def _window(points: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor] | None:
-    """Pixel-centre coordinates xs (w,), ys (h,) of the box around ``points`` (..., 2), inside an (H, W) frame."""
-    height, width = size
-    flat = points.reshape(-1, 2)
-    x0, y0 = (flat.amin(0).floor().long() - 3).clamp(min=0).tolist()
-    x1, y1 = (flat.amax(0).ceil().long() + 4).tolist()
-    x1, y1 = min(x1, width), min(y1, height)
-    if x1 <= x0 or y1 <= y0:
-        return None
-    return torch.arange(x0, x1, dtype=torch.float32), torch.arange(y0, y1, dtype=torch.float32)
-
-
 @dataclass
 class IrisLayer:
     """Per eye (order of :data:`IRIS_CENTRES`): source iris centre (2, 2), radius (2,), eye width (2,) and lid gap
@@ -88,11 +76,10 @@ class IrisLayer:
         the eye's sclera colour, the mean of the brightest fifth of the opening outside the iris."""
         out = texture.clone()
         for eye, (upper, lower) in enumerate(EYE_LIDS):
-            window = _window(points[list(upper + lower)], texture.shape[-2:])
+            window = pixel_window(points[list(upper + lower)], texture.shape[-2:], 3, 4)
             if window is None:
                 continue
-            xs, ys = window
-            rows, cols = slice(int(ys[0]), int(ys[-1]) + 1), slice(int(xs[0]), int(xs[-1]) + 1)
+            rows, cols, xs, ys = window
             alpha = opening(points[list(upper)][None], points[list(lower)][None], xs, ys)[0]  # (h, w)
             (cx, cy), radius = self.centres[eye], self.radii[eye]
             iris = disc(xs.view(1, -1) - cx, ys.view(-1, 1) - cy, radius + CLEAR_MARGIN)  # (h, w)
@@ -138,17 +125,17 @@ def paste_irises(frames: Tensor, texture: Tensor, points: Tensor, layer: IrisLay
     """In place on ``frames`` (B, 3, H, W) warped from the iris-free photo: draw the photo ``texture``'s (1, 3, H, W)
     iris discs at the driven iris centres of ``points`` (B, P, 2), scaled with the eye, clipped by the driven lids."""
     b, _, height, width = frames.shape
-    scale = eye_widths(points) / layer.widths  # (B, 2)
+    widths = eye_widths(points)  # (B, 2)
+    scale = widths / layer.widths  # (B, 2)
     openness = lid_gaps(points) / (layer.gaps * scale).clamp(min=1e-3)  # (B, 2)
     shade = ((SHADE_FROM - openness) / (SHADE_FROM - SHADE_FULL)).clamp(0.0, 1.0)  # (B, 2)
     lash = torch.tensor(LASH_COLOUR).view(1, 3, 1, 1)
     source = texture.expand(b, -1, -1, -1)  # (B, 3, H, W) a view
     for eye, (upper, lower) in enumerate(EYE_LIDS):
-        window = _window(points[:, list(upper + lower)], (height, width))
+        window = pixel_window(points[:, list(upper + lower)], (height, width), 3, 4)
         if window is None:
             continue
-        xs, ys = window
-        rows, cols = slice(int(ys[0]), int(ys[-1]) + 1), slice(int(xs[0]), int(xs[-1]) + 1)
+        rows, cols, xs, ys = window
         alpha = opening(points[:, list(upper)], points[:, list(lower)], xs, ys)  # (B, h, w)
         centre, s = points[:, IRIS_CENTRES[eye]], scale[:, eye, None, None]  # (B, 2), (B, 1, 1)
         dx = xs.view(1, 1, -1) - centre[:, 0, None, None]  # (B, 1, w) offset from the driven centre
@@ -162,7 +149,7 @@ def paste_irises(frames: Tensor, texture: Tensor, points: Tensor, layer: IrisLay
         window_px = frames[:, :, rows, cols]
         eye_px = window_px + cover * (pixels - window_px)  # (B, 3, h, w)
         pad = torch.zeros(b, 1, 2)
-        pad[..., 1] = eye_widths(points)[:, eye, None]  # (B, 1, 2) eye width, down
+        pad[..., 1] = widths[:, eye, None]  # (B, 1, 2) eye width, down
         grown = opening(points[:, list(upper)] - SHADE_PAD[0] * pad, points[:, list(lower)] + SHADE_PAD[1] * pad,
                         xs, ys)  # (B, h, w) the opening grown by the pads
         shaded = (grown * shade[:, eye, None, None]).unsqueeze(1)  # (B, 1, h, w)

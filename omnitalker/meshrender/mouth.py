@@ -26,15 +26,11 @@ def mouth_cavity(top: Tensor, bottom: Tensor, size: tuple[int, int], rest_gap: f
     ``rest_gap`` (pixels): how open the mouth already is in the warped image; the painted cavity fades in as the
     opening grows past it (fully painted from twice that gap), so a source that shows its own teeth keeps them for
     small openings instead of having them stretched."""
-    height, width = size
-    both = torch.cat([top, bottom], dim=1).reshape(-1, 2)
-    x0, y0 = (both.amin(0).floor().long() - 1).clamp(min=0).tolist()
-    x1, y1 = (both.amax(0).ceil().long() + 2).tolist()
-    x0, x1, y0, y1 = min(x0, width), min(x1, width), min(y0, height), min(y1, height)
-    if x1 <= x0 or y1 <= y0:
+    window = pixel_window(torch.cat([top, bottom], dim=1), size, 1, 2)
+    if window is None:
         return None
-    xs = torch.arange(x0, x1, dtype=torch.float32)  # (w,) pixel centres
-    ys = torch.arange(y0, y1, dtype=torch.float32).view(1, -1, 1)  # (1, h, 1)
+    rows, cols, xs, ys = window
+    ys = ys.view(1, -1, 1)  # (1, h, 1)
     y_top, in_top = polyline_at(top, xs)  # (B, w)
     y_bot, in_bot = polyline_at(bottom, xs)
     gap = y_bot - y_top  # (B, w)
@@ -47,7 +43,7 @@ def mouth_cavity(top: Tensor, bottom: Tensor, size: tuple[int, int], rest_gap: f
     if rest_gap > 0:
         alpha = alpha * ((gap - rest_gap) / rest_gap).clamp(0.0, 1.0).unsqueeze(1)  # (B, h, w)
     v = ((ys - y_top) / gap.unsqueeze(1).clamp(min=1e-3)).clamp(0.0, 1.0)  # (B, h, w)
-    return (slice(y0, y1), slice(x0, x1)), alpha.unsqueeze(1), cavity_color(v)
+    return (rows, cols), alpha.unsqueeze(1), cavity_color(v)
 
 
 def paint_mouth_cavity(frames: Tensor, top: Tensor, bottom: Tensor, rest_gap: float = 0.0) -> Tensor:
@@ -57,6 +53,21 @@ def paint_mouth_cavity(frames: Tensor, top: Tensor, bottom: Tensor, rest_gap: fl
         (rows, cols), alpha, color = cavity
         frames[:, :, rows, cols] = frames[:, :, rows, cols] * (1.0 - alpha) + color * alpha
     return frames
+
+
+def pixel_window(points: Tensor, size: tuple[int, int], before: int, after: int
+                 ) -> tuple[slice, slice, Tensor, Tensor] | None:
+    """The box around ``points`` (..., 2) in an (H, W) frame, widened by ``before`` / ``after`` pixels and clipped:
+    (rows, cols) slices and the pixel-centre coordinates xs (w,), ys (h,) inside it; None when it is empty."""
+    height, width = size
+    flat = points.reshape(-1, 2)
+    x0, y0 = (flat.amin(0).floor().long() - before).clamp(min=0).tolist()
+    x1, y1 = (flat.amax(0).ceil().long() + after).tolist()
+    x0, x1, y0, y1 = min(x0, width), min(x1, width), min(y0, height), min(y1, height)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return (slice(y0, y1), slice(x0, x1), torch.arange(x0, x1, dtype=torch.float32),
+            torch.arange(y0, y1, dtype=torch.float32))
 
 
 def polyline_at(points: Tensor, xs: Tensor) -> tuple[Tensor, Tensor]:

@@ -25,7 +25,6 @@ from omnitalker.meshrender.mouth import paint_mouth_cavity
 from omnitalker.meshrender.rig import FACE_OVAL, LOWER_INNER_LIP, UPPER_INNER_LIP, FaceImageError, build_image_rig
 from omnitalker.meshrender.warp import PiecewiseAffineWarp
 
-
 _BLINK = [BLENDSHAPE_NAMES.index(n) for n in ("eyeBlinkRight", "eyeBlinkLeft")]  # order of eyes.EYE_LIDS
 
 
